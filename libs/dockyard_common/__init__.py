@@ -1,0 +1,1 @@
+"""Helpers shared by every dockyard service: config, layout, logging, gRPC, errors."""

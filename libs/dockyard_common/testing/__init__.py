@@ -1,0 +1,1 @@
+"""Test helpers shared by the services' suites (no pytest import at module level)."""
