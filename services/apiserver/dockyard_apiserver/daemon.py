@@ -1,0 +1,20 @@
+"""The apiserver's in-memory daemon state: service clients, the event ring, the exit monitor and
+the attach hubs. The apiserver keeps no persistent state (ARCHITECTURE.md section 1)."""
+
+from .clients import Clients
+
+
+class Daemon:
+    def __init__(self, layout, clients=None):
+        from .attach import AttachHubs
+        from .events import EventBus
+        from .monitor import ExitMonitor
+        self.layout = layout
+        self.clients = clients or Clients(layout)
+        self.events = EventBus()
+        self.monitor = ExitMonitor(self)
+        self.hubs = AttachHubs(self)
+
+    def start(self):
+        """Begin following container exits (rebuilding state from the services after a restart)."""
+        self.monitor.start()
