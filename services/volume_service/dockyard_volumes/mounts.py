@@ -1,16 +1,13 @@
 """Mounting volume mountpoints on the host (Docker's local driver uses mount(2) the same way).
 
 `HostMounter` runs util-linux mount/umount, which parse `o=` into mount flags and data exactly like
-moby's mount.Mount. Unit tests use an in-memory fake with the same three methods.
+moby's mount.Mount. Unit tests use an in-memory fake with the same methods.
 """
 
-import logging
 import re
 import subprocess
 
 from dockyard_common import errors
-
-log = logging.getLogger(__name__)
 
 _TIMEOUT = 60
 _OCTAL = re.compile(r"\\([0-7]{3})")

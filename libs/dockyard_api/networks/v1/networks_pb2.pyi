@@ -141,7 +141,7 @@ class AttachRequest(_message.Message):
     def __init__(self, container_id: _Optional[str] = ..., network: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., ipv4_address: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., extra_hosts: _Optional[_Iterable[str]] = ..., container_name: _Optional[str] = ...) -> None: ...
 
 class Endpoint(_message.Message):
-    __slots__ = ("container_id", "network_id", "network_name", "endpoint_id", "ip_address", "prefix_len", "gateway", "mac_address", "netns_path", "hosts_path", "resolv_conf_path", "hostname_path", "aliases", "interface")
+    __slots__ = ("container_id", "network_id", "network_name", "endpoint_id", "ip_address", "prefix_len", "gateway", "mac_address", "netns_path", "hosts_path", "resolv_conf_path", "hostname_path", "aliases", "interface", "container_name")
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -156,6 +156,7 @@ class Endpoint(_message.Message):
     HOSTNAME_PATH_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     INTERFACE_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     network_id: str
     network_name: str
@@ -170,7 +171,8 @@ class Endpoint(_message.Message):
     hostname_path: str
     aliases: _containers.RepeatedScalarFieldContainer[str]
     interface: str
-    def __init__(self, container_id: _Optional[str] = ..., network_id: _Optional[str] = ..., network_name: _Optional[str] = ..., endpoint_id: _Optional[str] = ..., ip_address: _Optional[str] = ..., prefix_len: _Optional[int] = ..., gateway: _Optional[str] = ..., mac_address: _Optional[str] = ..., netns_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., interface: _Optional[str] = ...) -> None: ...
+    container_name: str
+    def __init__(self, container_id: _Optional[str] = ..., network_id: _Optional[str] = ..., network_name: _Optional[str] = ..., endpoint_id: _Optional[str] = ..., ip_address: _Optional[str] = ..., prefix_len: _Optional[int] = ..., gateway: _Optional[str] = ..., mac_address: _Optional[str] = ..., netns_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., interface: _Optional[str] = ..., container_name: _Optional[str] = ...) -> None: ...
 
 class DetachRequest(_message.Message):
     __slots__ = ("container_id", "network")

@@ -132,8 +132,15 @@ class PruneVolumesResponse(_message.Message):
     def __init__(self, removed: _Optional[_Iterable[str]] = ..., space_reclaimed: _Optional[int] = ...) -> None: ...
 
 class AcquireVolumeRequest(_message.Message):
-    __slots__ = ("name", "container_id", "create", "anonymous", "labels")
+    __slots__ = ("name", "container_id", "create", "anonymous", "labels", "driver", "driver_opts")
     class LabelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    class DriverOptsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
         VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -145,12 +152,16 @@ class AcquireVolumeRequest(_message.Message):
     CREATE_FIELD_NUMBER: _ClassVar[int]
     ANONYMOUS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_FIELD_NUMBER: _ClassVar[int]
+    DRIVER_OPTS_FIELD_NUMBER: _ClassVar[int]
     name: str
     container_id: str
     create: bool
     anonymous: bool
     labels: _containers.ScalarMap[str, str]
-    def __init__(self, name: _Optional[str] = ..., container_id: _Optional[str] = ..., create: _Optional[bool] = ..., anonymous: _Optional[bool] = ..., labels: _Optional[_Mapping[str, str]] = ...) -> None: ...
+    driver: str
+    driver_opts: _containers.ScalarMap[str, str]
+    def __init__(self, name: _Optional[str] = ..., container_id: _Optional[str] = ..., create: _Optional[bool] = ..., anonymous: _Optional[bool] = ..., labels: _Optional[_Mapping[str, str]] = ..., driver: _Optional[str] = ..., driver_opts: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class ReleaseVolumeRequest(_message.Message):
     __slots__ = ("name", "container_id")

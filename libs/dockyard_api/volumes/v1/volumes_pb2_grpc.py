@@ -94,7 +94,7 @@ class VolumesServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Remove(self, request, context):
-        """Refused (FailedPrecondition) while a container uses the volume, unless force.
+        """Refused (FailedPrecondition) while a container uses the volume; force only ignores "not found".
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,521 @@
+"""The OCI runtime spec of a container, built the way dockerd builds it.
+
+Mirrors moby `oci/defaults.go` (DefaultLinuxSpec) and `daemon/oci_linux.go` (the With* options):
+the apiserver calls `build_spec` at container create, the shim-runner calls `resolve_user` once
+the rootfs is mounted (the user is resolved inside the container's own /etc/passwd, as runc does).
+
+Seccomp is left out on purpose for now: Docker's default profile is ~800 lines of JSON and runc
+runs fine without one. The namespaces, capabilities, masked paths and device cgroup are Docker's.
+"""
+
+import errno
+import os
+import stat
+
+from . import errors
+
+OCI_VERSION = "1.0.2"
+DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+USER_ANNOTATION = "org.dockyard.user"
+DEFAULT_SHM_SIZE = 64 * 1024 * 1024
+DEFAULT_CPU_PERIOD = 100000
+
+DEFAULT_CAPABILITIES = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+]
+
+# Every capability runc 1.1 knows (moby pkg/capabilities: GetAllCapabilities), for "ALL"/privileged.
+ALL_CAPABILITIES = [
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID",
+    "CAP_KILL", "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE",
+    "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK",
+    "CAP_IPC_OWNER", "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE",
+    "CAP_SYS_PACCT", "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE",
+    "CAP_SYS_TIME", "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE",
+    "CAP_AUDIT_CONTROL", "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG",
+    "CAP_WAKE_ALARM", "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ", "CAP_PERFMON", "CAP_BPF",
+    "CAP_CHECKPOINT_RESTORE",
+]
+
+MASKED_PATHS = [
+    "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware",
+]
+READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+
+
+def _default_mounts(shm_size):
+    return [
+        {"destination": "/proc", "type": "proc", "source": "proc",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+         "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+        {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+         "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+        {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+         "options": ["nosuid", "noexec", "nodev", "ro"]},
+        {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+         "options": ["ro", "nosuid", "noexec", "nodev"]},
+        {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+         "options": ["nosuid", "noexec", "nodev"]},
+        {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+         "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=%dk" % (shm_size // 1024)]},
+    ]
+
+
+def _cgroup_dev(dev_type, major, minor, allow=True):
+    return {"allow": allow, "type": dev_type, "major": major, "minor": minor, "access": "rwm"}
+
+
+# Deny everything, then Docker's default allow-list (runc appends its own defaults after these).
+def _default_device_rules():
+    return [
+        {"allow": False, "access": "rwm"},
+        _cgroup_dev("c", 1, 5), _cgroup_dev("c", 1, 3), _cgroup_dev("c", 1, 9),
+        _cgroup_dev("c", 1, 8), _cgroup_dev("c", 5, 0), _cgroup_dev("c", 5, 1),
+        _cgroup_dev("c", 10, 229, allow=False),
+    ]
+
+
+# ---------------------------------------------------------------------------
+# build_spec
+# ---------------------------------------------------------------------------
+
+def build_spec(config, host_config, *, container_id, netns_path, hostname, mounts=(),
+               cgroups_path=None):
+    """The OCI runtime spec (a dict) for Docker's Config + HostConfig (see module docstring).
+
+    netns_path None means host networking: no network namespace at all.
+    """
+    config = config or {}
+    hc = host_config or {}
+    privileged = bool(hc.get("Privileged"))
+    tty = bool(config.get("Tty"))
+
+    spec = {
+        "ociVersion": OCI_VERSION,
+        "process": _process(config, hc, hostname, privileged, tty),
+        "root": {"path": "rootfs", "readonly": bool(hc.get("ReadonlyRootfs"))},
+        "hostname": hostname or "",
+        "mounts": _mounts(hc, mounts, privileged),
+        "annotations": {},
+        "linux": _linux(config, hc, container_id, netns_path, cgroups_path, privileged),
+    }
+    if _is_host_mode(hc.get("UTSMode")):
+        spec.pop("hostname")
+    if config.get("User"):
+        spec["annotations"][USER_ANNOTATION] = config["User"]
+    return spec
+
+
+def _is_host_mode(mode):
+    return (mode or "") == "host"
+
+
+def _process(config, hc, hostname, privileged, tty):
+    args = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+    proc = {
+        "terminal": tty,
+        "user": {"uid": 0, "gid": 0},
+        "args": args,
+        "env": _env(config.get("Env") or [], hostname, tty),
+        "cwd": config.get("WorkingDir") or "/",
+        "capabilities": _capabilities(hc, privileged),
+    }
+    rlimits = _rlimits(hc.get("Ulimits") or [])
+    if rlimits:
+        proc["rlimits"] = rlimits
+    if hc.get("OomScoreAdj"):
+        proc["oomScoreAdj"] = int(hc["OomScoreAdj"])
+    if _no_new_privileges(hc.get("SecurityOpt") or []):
+        proc["noNewPrivileges"] = True
+    return proc
+
+
+def _env(user_env, hostname, tty):
+    """container.CreateDaemonEnvironment: PATH, HOSTNAME, TERM, then the user's values win."""
+    env = ["PATH=" + DEFAULT_PATH, "HOSTNAME=" + (hostname or "")]
+    if tty:
+        env.append("TERM=xterm")
+    return replace_or_append_env(env, user_env)
+
+
+def replace_or_append_env(defaults, overrides):
+    out = list(defaults)
+    index = {item.split("=", 1)[0]: i for i, item in enumerate(out)}
+    for item in overrides:
+        key = item.split("=", 1)[0]
+        if "=" not in item:
+            # "KEY" without a value removes the variable (moby ReplaceOrAppendEnvValues).
+            if key in index:
+                out[index[key]] = None
+            continue
+        if key in index and out[index[key]] is not None:
+            out[index[key]] = item
+        else:
+            index[key] = len(out)
+            out.append(item)
+    return [item for item in out if item is not None]
+
+
+def _normalize_cap(name):
+    name = name.strip().upper()
+    if name == "ALL":
+        return name
+    return name if name.startswith("CAP_") else "CAP_" + name
+
+
+def tweak_capabilities(base, adds, drops):
+    """moby caps.TweakCapabilities: "ALL" in adds or drops, adds win over drops when both name one."""
+    adds = [_normalize_cap(c) for c in adds or []]
+    drops = [_normalize_cap(c) for c in drops or []]
+    for cap in adds + drops:
+        if cap != "ALL" and cap not in ALL_CAPABILITIES:
+            raise errors.InvalidArgument("invalid capability: %s" % cap)
+    if "ALL" in adds:
+        return [c for c in ALL_CAPABILITIES if c not in drops or c in adds]
+    if "ALL" in drops:
+        caps = []
+    else:
+        caps = [c for c in base if c not in drops]
+    for cap in adds:
+        if cap not in caps:
+            caps.append(cap)
+    return caps
+
+
+def _capabilities(hc, privileged):
+    if privileged:
+        caps = list(ALL_CAPABILITIES)
+    else:
+        caps = tweak_capabilities(DEFAULT_CAPABILITIES, hc.get("CapAdd"), hc.get("CapDrop"))
+    # Not inheritable/ambient: Docker 20.10.14+ (CVE-2022-24769).
+    return {"bounding": list(caps), "effective": list(caps), "permitted": list(caps)}
+
+
+def _rlimits(ulimits):
+    out = []
+    for ul in ulimits:
+        name = (ul.get("Name") or "").strip().upper()
+        if not name:
+            continue
+        out.append({"type": "RLIMIT_" + name, "soft": int(ul.get("Soft", 0)),
+                    "hard": int(ul.get("Hard", 0))})
+    return out
+
+
+def _no_new_privileges(security_opts):
+    for opt in security_opts:
+        key, sep, value = opt.replace("=", ":", 1).partition(":")
+        if key == "no-new-privileges" and (not sep or value.lower() == "true"):
+            return True
+    return False
+
+
+# mounts ---------------------------------------------------------------------
+
+def merge_tmpfs_options(options):
+    """moby mount.MergeTmpfsOptions: the last of each flag pair or key=value wins, order kept."""
+    pairs = {"ro": "rw", "rw": "ro", "exec": "noexec", "noexec": "exec", "suid": "nosuid",
+             "nosuid": "suid", "dev": "nodev", "nodev": "dev"}
+    out = []
+    for opt in options:
+        if not opt:
+            continue
+        key = opt.split("=", 1)[0]
+        kept = []
+        for prev in out:
+            pkey = prev.split("=", 1)[0]
+            if pkey == key or pairs.get(key) == prev:
+                continue
+            kept.append(prev)
+        out = kept + [opt]
+    return out
+
+
+def _tmpfs_mounts(tmpfs):
+    out = []
+    for dest, data in sorted((tmpfs or {}).items()):
+        opts = ["noexec", "nosuid", "nodev", "rprivate"]
+        if data:
+            opts += data.split(",")
+        out.append({"destination": dest, "type": "tmpfs", "source": "tmpfs",
+                    "options": merge_tmpfs_options(opts)})
+    return out
+
+
+def _mounts(hc, extra, privileged):
+    shm_size = int(hc.get("ShmSize") or 0) or DEFAULT_SHM_SIZE
+    defaults = _default_mounts(shm_size)
+    if privileged:
+        for m in defaults:
+            if m["destination"] in ("/sys", "/sys/fs/cgroup"):
+                m["options"] = [o for o in m["options"] if o != "ro"] + ["rw"]
+    ipc_mode = hc.get("IpcMode") or ""
+    if ipc_mode == "host":
+        defaults = [m for m in defaults if m["destination"] != "/dev/shm"]
+        defaults.append({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm",
+                         "options": ["rbind", "nosuid", "noexec", "nodev"]})
+    elif ipc_mode == "none":
+        defaults = [m for m in defaults if m["destination"] != "/dev/shm"]
+
+    # The caller's mounts win over HostConfig.Tmpfs and over the defaults with the same target.
+    user = {}
+    for m in _tmpfs_mounts(hc.get("Tmpfs")) + [dict(m) for m in extra or ()]:
+        user[os.path.normpath(m["destination"])] = m
+    base = [m for m in defaults if m["destination"] not in user]
+    # Parents before children (moby sortMounts: by number of path components, stable).
+    ordered = sorted(user.values(), key=lambda m: len(os.path.normpath(m["destination"]).split("/")))
+    return base + ordered
+
+
+# linux section ----------------------------------------------------------------
+
+def _linux(config, hc, container_id, netns_path, cgroups_path, privileged):
+    namespaces = []
+    if not _is_host_mode(hc.get("PidMode")):
+        namespaces.append({"type": "pid"})
+    if not _is_host_mode(hc.get("IpcMode")):
+        namespaces.append({"type": "ipc"})
+    if not _is_host_mode(hc.get("UTSMode")):
+        namespaces.append({"type": "uts"})
+    namespaces.append({"type": "mount"})
+    if netns_path:
+        namespaces.append({"type": "network", "path": netns_path})
+
+    linux = {
+        "namespaces": namespaces,
+        "resources": _resources(hc, privileged),
+        "cgroupsPath": cgroups_path or "/dockyard/%s" % container_id,
+        "maskedPaths": [] if privileged else list(MASKED_PATHS),
+        "readonlyPaths": [] if privileged else list(READONLY_PATHS),
+    }
+    if privileged:
+        linux["devices"] = host_devices()
+    sysctl = dict(hc.get("Sysctls") or {})
+    if config.get("Domainname") and not _is_host_mode(hc.get("UTSMode")):
+        sysctl["kernel.domainname"] = config["Domainname"]
+    if sysctl:
+        linux["sysctl"] = sysctl
+    return linux
+
+
+def swap_limit_supported():
+    return os.path.exists("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes") or \
+        os.path.exists("/sys/fs/cgroup/memory.swap.max") or \
+        os.path.exists("/sys/fs/cgroup/unified/memory.swap.max")
+
+
+def _resources(hc, privileged):
+    res = {"devices": [{"allow": True, "access": "rwm"}] if privileged else _default_device_rules()}
+
+    memory = {}
+    limit = int(hc.get("Memory") or 0)
+    if limit > 0:
+        memory["limit"] = limit
+    if hc.get("MemoryReservation"):
+        memory["reservation"] = int(hc["MemoryReservation"])
+    swap = int(hc.get("MemorySwap") or 0)
+    if swap == 0 and limit > 0:
+        swap = 2 * limit  # dockerd's default: as much swap as memory
+    if swap and limit > 0 and swap_limit_supported():
+        memory["swap"] = swap  # -1 = unlimited
+    if hc.get("MemorySwappiness") is not None and int(hc["MemorySwappiness"]) >= 0:
+        memory["swappiness"] = int(hc["MemorySwappiness"])
+    if hc.get("OomKillDisable"):
+        memory["disableOOMKiller"] = True
+    if memory:
+        res["memory"] = memory
+
+    cpu = {}
+    if hc.get("CpuShares"):
+        cpu["shares"] = int(hc["CpuShares"])
+    nano = int(hc.get("NanoCpus") or 0)
+    if nano > 0:
+        cpu["period"] = DEFAULT_CPU_PERIOD
+        cpu["quota"] = nano * DEFAULT_CPU_PERIOD // 1_000_000_000
+    else:
+        if hc.get("CpuPeriod"):
+            cpu["period"] = int(hc["CpuPeriod"])
+        if hc.get("CpuQuota"):
+            cpu["quota"] = int(hc["CpuQuota"])
+    if hc.get("CpusetCpus"):
+        cpu["cpus"] = hc["CpusetCpus"]
+    if hc.get("CpusetMems"):
+        cpu["mems"] = hc["CpusetMems"]
+    if cpu:
+        res["cpu"] = cpu
+
+    pids = hc.get("PidsLimit")
+    if pids is not None and int(pids) != 0:
+        res["pids"] = {"limit": int(pids) if int(pids) > 0 else -1}
+
+    if hc.get("BlkioWeight"):
+        res["blockIO"] = {"weight": int(hc["BlkioWeight"])}
+    return res
+
+
+def host_devices(root="/dev"):
+    """Every device node under /dev (moby devices.HostDevices), for privileged containers."""
+    out = []
+    skip = {"/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/.lxc", "/dev/.udev"}
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if os.path.join(dirpath, d) not in skip]
+        for name in sorted(filenames):
+            path = os.path.join(dirpath, name)
+            if path == "/dev/console":
+                continue
+            try:
+                st = os.lstat(path)
+            except OSError:
+                continue
+            if stat.S_ISCHR(st.st_mode):
+                kind = "c"
+            elif stat.S_ISBLK(st.st_mode):
+                kind = "b"
+            else:
+                continue
+            out.append({"path": path, "type": kind, "major": os.major(st.st_rdev),
+                        "minor": os.minor(st.st_rdev), "fileMode": stat.S_IMODE(st.st_mode),
+                        "uid": st.st_uid, "gid": st.st_gid})
+    return out
+
+
+
+# ---------------------------------------------------------------------------
+# resolve_user
+# ---------------------------------------------------------------------------
+
+MAX_SYMLINKS = 255
+
+
+def secure_join(root, path):
+    """root + path with every symlink resolved as if root were "/" (never escapes root)."""
+    root = os.path.abspath(root)
+    parts = [p for p in path.split("/") if p and p != "."]
+    resolved = []  # components below root
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        if part == "..":
+            if resolved:
+                resolved.pop()
+            continue
+        candidate = os.path.join(root, *resolved, part)
+        try:
+            st = os.lstat(candidate)
+        except OSError:
+            resolved.append(part)
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            hops += 1
+            if hops > MAX_SYMLINKS:
+                raise OSError(errno.ELOOP, "too many symlinks", path)
+            target = os.readlink(candidate)
+            if target.startswith("/"):
+                resolved = []
+            parts = [p for p in target.split("/") if p and p != "."] + parts
+            continue
+        resolved.append(part)
+    return os.path.join(root, *resolved)
+
+
+def _read_db(rootfs, path):
+    """Lines of rootfs/path split on ":", or None when the file does not exist."""
+    try:
+        full = secure_join(rootfs, path)
+        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return None
+    with os.fdopen(fd, "r", errors="replace") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        rows = []
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            rows.append(line.split(":"))
+        return rows
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _passwd_entries(rows):
+    for row in rows or []:
+        row = row + [""] * (7 - len(row))
+        uid, gid = _int(row[2]), _int(row[3])
+        if uid is None or gid is None:
+            continue
+        yield {"name": row[0], "uid": uid, "gid": gid, "home": row[5]}
+
+
+def _group_entries(rows):
+    for row in rows or []:
+        row = row + [""] * (4 - len(row))
+        gid = _int(row[2])
+        if gid is None:
+            continue
+        yield {"name": row[0], "gid": gid, "members": [m for m in row[3].split(",") if m]}
+
+
+def resolve_user(rootfs, user):
+    """Docker's (runc libcontainer/user GetExecUser) reading of "name|uid[:group|gid]".
+
+    Returns (uid, gid, additional_gids, home).
+    """
+    user = user or ""
+    user_arg, _, group_arg = user.partition(":")
+    uid_num, gid_num = _int(user_arg), _int(group_arg)
+    if (user_arg and uid_num is not None and uid_num < 0) or \
+            (group_arg and gid_num is not None and gid_num < 0):
+        raise errors.InvalidArgument("user %s: uids and gids must be in range 0-2147483647" % user)
+
+    uid, gid, home, name = 0, 0, "/", ""
+    passwd = _read_db(rootfs, "/etc/passwd")
+    match = None
+    for entry in _passwd_entries(passwd):
+        if not user_arg:
+            hit = entry["uid"] == 0
+        elif uid_num is not None:
+            hit = entry["uid"] == uid_num
+        else:
+            hit = entry["name"] == user_arg
+        if hit:
+            match = entry
+            break
+    if match:
+        uid, gid, home, name = match["uid"], match["gid"], match["home"] or "/", match["name"]
+    elif user_arg:
+        if uid_num is None:
+            raise errors.InvalidArgument(
+                "unable to find user %s: no matching entries in passwd file" % user_arg)
+        uid = uid_num
+
+    additional = []
+    if group_arg or name:
+        groups = _group_entries(_read_db(rootfs, "/etc/group"))
+        if group_arg:
+            found = None
+            for g in groups:
+                if (gid_num is not None and g["gid"] == gid_num) or \
+                        (gid_num is None and g["name"] == group_arg):
+                    found = g
+                    break
+            if found:
+                gid = found["gid"]
+            elif gid_num is not None:
+                gid = gid_num
+            else:
+                raise errors.InvalidArgument(
+                    "unable to find group %s: no matching entries in group file" % group_arg)
+        else:
+            additional = [g["gid"] for g in groups if name in g["members"]]
+    return uid, gid, additional, home
