@@ -44,6 +44,7 @@ class TestStack:
             "DOCKYARD_BRIDGE_NAME": "dyt" + self.tag[:6],
             "DOCKYARD_BRIDGE_SUBNET": "10.%d.%d.0/24" % (200 + (hash(self.tag) % 40),
                                                            hash(self.tag[::-1]) % 250),
+            "DOCKYARD_NETWORK_POOL": "10.%d.0.0/16" % (240 + hash(self.tag) % 10),
             "DOCKYARD_IPTABLES_CHAIN_PREFIX": "DYT" + self.tag[:6].upper(),
             "DOCKYARD_LOG_LEVEL": "debug",
         })
@@ -102,6 +103,13 @@ class TestStack:
         cleanup_root(self.root, self.env)
 
 
+def teardown_network(env):
+    """Remove the netns files, veths, bridges and iptables chains this stack's network-service made
+    (it never tears them down itself: containers outlive a restart of the service)."""
+    subprocess.run([sys.executable, "-m", "dockyard_networks.teardown"], env=env,
+                   capture_output=True, timeout=60)
+
+
 def _wait_for_socket(path, proc, log_text, timeout=30.0):
     import socket
     import time
@@ -132,6 +140,8 @@ def cleanup_root(root, env=None):
                 os.kill(int(pid), signal.SIGKILL)
             except (ProcessLookupError, ValueError):
                 pass
+    if env is not None:
+        teardown_network(env)
     runc_root = os.path.join(root, "s", "runc")
     if os.path.isdir(runc_root):
         for cid in os.listdir(runc_root):

@@ -12,7 +12,7 @@ class NetConfig:
     network_dir: str
     netns_dir: str = "/run/netns"
     bridge_name: str = "dyk0"
-    bridge_subnet: str = "10.213.0.0/16"
+    bridge_subnet: str = "10.212.0.0/16"
     chain_prefix: str = "DOCKYARD"
     pool: str = "10.214.0.0/16"
     pool_prefix: int = 24
@@ -25,7 +25,7 @@ class NetConfig:
             network_dir=layout.network_dir,
             netns_dir=env.get("DOCKYARD_NETNS_DIR") or "/run/netns",
             bridge_name=env.get("DOCKYARD_BRIDGE_NAME") or "dyk0",
-            bridge_subnet=env.get("DOCKYARD_BRIDGE_SUBNET") or "10.213.0.0/16",
+            bridge_subnet=env.get("DOCKYARD_BRIDGE_SUBNET") or "10.212.0.0/16",
             chain_prefix=env.get("DOCKYARD_IPTABLES_CHAIN_PREFIX") or "DOCKYARD",
             pool=env.get("DOCKYARD_NETWORK_POOL") or "10.214.0.0/16",
         )

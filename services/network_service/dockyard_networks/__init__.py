@@ -1,0 +1,1 @@
+"""dockyard's network service (libnetwork's role): bridges, IPAM, netns sandboxes, endpoints."""

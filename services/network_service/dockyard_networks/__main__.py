@@ -1,0 +1,41 @@
+"""python -m dockyard_networks: serve dockyard_api.networks.v1.Networks on STATE/network.sock."""
+
+import logging
+
+from dockyard_api.networks.v1.networks_pb2_grpc import add_NetworksServicer_to_server
+from dockyard_common import grpcutil, logsetup
+from dockyard_common.paths import Layout
+
+from .bridge import Links
+from .config import NetConfig
+from .firewall import Firewall
+from .manager import NetworkManager
+from .server import NetworksServicer
+
+log = logging.getLogger("dockyard_networks")
+
+
+def quiet_libraries():
+    # pyroute2 logs every netlink message at debug: far too much even for test stacks.
+    for name in ("pyroute2", "asyncio"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def main():
+    logsetup.setup("network")
+    quiet_libraries()
+    layout = Layout.from_env()
+    cfg = NetConfig.from_env(layout=layout)
+    manager = NetworkManager(cfg, Links(), firewall=Firewall(cfg.chain_prefix))
+    server = grpcutil.Server(layout.socket("network"))
+    server.add(add_NetworksServicer_to_server, NetworksServicer(manager),
+               "dockyard_api.networks.v1.Networks")
+    server.start()
+    manager.reconcile()
+    server.ready()
+    # On shutdown nothing is torn down: containers keep their netns, veths and rules.
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Kernel side of the bridge driver through pyroute2: bridges, veth pairs, addresses, routes.
+
+`Links` is the one object the manager talks to for kernel state; unit tests swap in a fake.
+"""
+
+import errno
+import ipaddress
+import logging
+import secrets
+
+from pyroute2 import IPRoute
+from pyroute2.netlink.exceptions import NetlinkError
+
+from . import netns
+
+log = logging.getLogger(__name__)
+
+
+def _lookup(ipr, name):
+    found = ipr.link_lookup(ifname=name)
+    return found[0] if found else None
+
+
+def _lo_up():
+    with IPRoute() as ipr:
+        ipr.link("set", index=_lookup(ipr, "lo"), state="up")
+
+
+class Links:
+    """Real kernel operations (root)."""
+
+    # sandboxes --------------------------------------------------------------
+    def create_sandbox(self, path):
+        netns.create(path, setup=_lo_up)
+
+    def remove_sandbox(self, path):
+        netns.remove(path)
+
+    def sandbox_alive(self, path):
+        return netns.exists(path)
+
+    # bridges ----------------------------------------------------------------
+    def link_exists(self, name):
+        with IPRoute() as ipr:
+            return _lookup(ipr, name) is not None
+
+    def ensure_bridge(self, name, gateway, prefixlen):
+        """Create the bridge if missing, give it the gateway address, bring it up."""
+        with IPRoute() as ipr:
+            idx = _lookup(ipr, name)
+            if idx is None:
+                try:
+                    ipr.link("add", ifname=name, kind="bridge")
+                except NetlinkError as exc:
+                    if exc.code != errno.EEXIST:
+                        raise
+                idx = _lookup(ipr, name)
+                log.info("created bridge", extra={"bridge": name})
+            have = {(a.get_attr("IFA_ADDRESS"), a["prefixlen"])
+                    for a in ipr.get_addr(index=idx, family=2)}
+            if gateway and (str(gateway), prefixlen) not in have:
+                try:
+                    ipr.addr("add", index=idx, address=str(gateway), prefixlen=prefixlen)
+                except NetlinkError as exc:
+                    if exc.code != errno.EEXIST:
+                        raise
+            ipr.link("set", index=idx, state="up")
+
+    def delete_link(self, name):
+        """Delete a link (bridge or host-side veth) if it exists."""
+        with IPRoute() as ipr:
+            idx = _lookup(ipr, name)
+            if idx is None:
+                return False
+            try:
+                ipr.link("del", index=idx)
+            except NetlinkError as exc:
+                if exc.code != errno.ENODEV:
+                    raise
+            return True
+
+    def host_routes(self):
+        """IPv4 destinations routed on the host (to keep new subnets clear of them)."""
+        out = []
+        with IPRoute() as ipr:
+            for r in ipr.get_routes(family=2):
+                dst = r.get_attr("RTA_DST")
+                if dst and r["dst_len"] > 0:
+                    out.append(ipaddress.ip_network("%s/%d" % (dst, r["dst_len"]), strict=False))
+        return out
+
+    # endpoints --------------------------------------------------------------
+    def add_endpoint(self, bridge, netns_path, ifname, mac, address, prefixlen, gateway=None):
+        """A veth pair: host side on `bridge`, peer inside the netns as `ifname` with the
+        address (and a default route via `gateway` when given). Returns the host-side name."""
+        with IPRoute() as ipr:
+            br = _lookup(ipr, bridge)
+            if br is None:
+                raise RuntimeError("bridge %s is missing" % bridge)
+            for _ in range(5):
+                host = "veth" + secrets.token_hex(4)[:7]
+                peer = "dyp" + secrets.token_hex(4)[:7]
+                try:
+                    ipr.link("add", ifname=host, kind="veth", peer=peer)
+                    break
+                except NetlinkError as exc:
+                    if exc.code != errno.EEXIST:
+                        raise
+            else:
+                raise RuntimeError("could not find a free veth name")
+            try:
+                ipr.link("set", index=_lookup(ipr, host), master=br, state="up")
+                ipr.link("set", index=_lookup(ipr, peer), net_ns_fd=netns_path)
+            except Exception:
+                self.delete_link(host)
+                raise
+        try:
+            netns.run_in(netns_path, _configure_peer, peer, ifname, mac, str(address),
+                         prefixlen, str(gateway) if gateway else None)
+        except Exception:
+            self.delete_link(host)
+            raise
+        return host
+
+    def remove_endpoint(self, host_veth, netns_path="", ifname=""):
+        """Delete the pair (deleting one end removes both); fall back to the netns side."""
+        if host_veth and self.delete_link(host_veth):
+            return
+        if netns_path and ifname and netns.exists(netns_path):
+            netns.run_in(netns_path, _delete_in_ns, ifname)
+
+    def set_default_route(self, netns_path, gateway, ifname):
+        netns.run_in(netns_path, _replace_default, str(gateway), ifname)
+
+
+def _configure_peer(peer, ifname, mac, address, prefixlen, gateway):
+    with IPRoute() as ipr:
+        idx = _lookup(ipr, peer)
+        ipr.link("set", index=idx, ifname=ifname, address=mac)
+        ipr.addr("add", index=idx, address=address, prefixlen=prefixlen)
+        ipr.link("set", index=idx, state="up")
+        if gateway:
+            ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=idx)
+
+
+def _delete_in_ns(ifname):
+    with IPRoute() as ipr:
+        idx = _lookup(ipr, ifname)
+        if idx is not None:
+            ipr.link("del", index=idx)
+
+
+def _replace_default(gateway, ifname):
+    with IPRoute() as ipr:
+        idx = _lookup(ipr, ifname)
+        if idx is not None:
+            ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=idx)

@@ -1,0 +1,429 @@
+"""The network service's core (libnetwork's role): networks, IPAM, sandboxes and endpoints.
+
+Plain Python over a Store (network.db) and a Links backend (kernel state through pyroute2);
+server.py adapts it to gRPC. One lock serialises every change, so concurrent attaches can never
+pick the same address.
+"""
+
+import ipaddress
+import logging
+import os
+import re
+import shutil
+import socket
+import threading
+from dataclasses import dataclass
+
+from dockyard_common import ids
+from dockyard_common.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
+
+from . import dnsfiles, ipam
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+OPT_DEFAULT_BRIDGE = "com.docker.network.bridge.default_bridge"
+OPT_BRIDGE_NAME = "com.docker.network.bridge.name"
+PREDEFINED = ("bridge", "host", "none")
+NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")
+HOST_MODE_ERROR = "container cannot be disconnected from host network or connected to host network"
+NONE_MODE_ERROR = ("container cannot be connected to multiple networks with one of the networks "
+                   "in private (none) mode")
+
+
+@dataclass
+class HostFiles:
+    """Where the host's own files live (swapped in unit tests)."""
+    hosts: str = "/etc/hosts"
+    resolv_conf: str = "/etc/resolv.conf"
+
+    def hostname(self):
+        return socket.gethostname()
+
+
+def _is_hex(s):
+    return bool(s) and all(c in "0123456789abcdef" for c in s)
+
+
+class NetworkManager:
+    def __init__(self, cfg, links, store=None, host_files=None, firewall=None):
+        self.cfg = cfg
+        self.links = links
+        self.firewall = firewall
+        self.store = store or Store(cfg.db_path)
+        self.host = host_files or HostFiles()
+        self.lock = threading.RLock()
+
+    # ------------------------------------------------------------------ startup
+    def ensure_predefined(self):
+        """Create the "bridge", "host" and "none" networks if missing (as dockerd at start)."""
+        with self.lock:
+            subnet = ipam.parse_subnet(self.cfg.bridge_subnet)
+            gateway = str(ipam.default_gateway(subnet))
+            options = {OPT_DEFAULT_BRIDGE: "true", OPT_BRIDGE_NAME: self.cfg.bridge_name,
+                       "com.docker.network.bridge.enable_icc": "true",
+                       "com.docker.network.bridge.enable_ip_masquerade": "true",
+                       "com.docker.network.bridge.host_binding_ipv4": "0.0.0.0",
+                       "com.docker.network.driver.mtu": "1500"}
+            row = self.store.network_by_name("bridge")
+            if row is None:
+                self._add_network("bridge", "bridge", subnet=str(subnet), gateway=gateway,
+                                  options=options, bridge_name=self.cfg.bridge_name, predefined=1)
+            elif (row["subnet"], row["bridge_name"]) != (str(subnet), self.cfg.bridge_name):
+                if self.store.endpoints(network_id=row["id"]):
+                    log.warning("default bridge config changed while in use; keeping the old one")
+                else:
+                    self.store.update_network(row["id"], subnet=str(subnet), gateway=gateway,
+                                              options=options, bridge_name=self.cfg.bridge_name)
+            for name, driver in (("host", "host"), ("none", "null")):
+                if self.store.network_by_name(name) is None:
+                    self._add_network(name, driver, predefined=1)
+
+    def reconcile(self):
+        """Before serving: predefined networks, every bridge up and addressed, and endpoints
+        whose netns vanished (host reboot, manual cleanup) dropped. Nothing running is touched."""
+        self.ensure_predefined()
+        with self.lock:
+            for net in self.store.networks():
+                if net["driver"] == "bridge":
+                    try:
+                        self._ensure_bridge(net)
+                    except Exception:
+                        log.exception("cannot restore bridge", extra={"bridge": net["bridge_name"]})
+            for sb in self.store.sandboxes():
+                if sb["mode"] == "netns" and not self.links.sandbox_alive(sb["netns_path"]):
+                    log.info("sandbox gone, dropping its endpoints",
+                             extra={"container_id": sb["container_id"]})
+                    self._destroy_sandbox(sb)
+            self._sync_firewall()
+
+    def _sync_firewall(self):
+        if self.firewall is None:
+            return
+        nets = [{"bridge": n["bridge_name"], "subnet": n["subnet"], "internal": n["internal"]}
+                for n in self.store.networks() if n["driver"] == "bridge"]
+        try:
+            self.firewall.sync(nets)
+        except Exception as exc:
+            # Bridged traffic still flows on a host whose FORWARD policy is ACCEPT.
+            log.warning("cannot update iptables rules: %s", getattr(exc, "stderr", "") or exc)
+
+    def _add_network(self, name, driver, **values):
+        net_id = ids.new_id()
+        self.store.add_network(id=net_id, name=name, driver=driver, created=ids.now_rfc3339(),
+                               **values)
+        return self.store.network(net_id)
+
+    def _ensure_bridge(self, net):
+        subnet = ipaddress.ip_network(net["subnet"])
+        self.links.ensure_bridge(net["bridge_name"], net["gateway"], subnet.prefixlen)
+
+    # ------------------------------------------------------------------ networks
+    def resolve(self, ref):
+        """A network by exact id, exact name, then unique id prefix (Docker's order)."""
+        row = self.store.network(ref) or self.store.network_by_name(ref) if ref else None
+        if row:
+            return row
+        if _is_hex(ref):
+            found = self.store.networks_by_prefix(ref)
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise InvalidArgument("network %s is ambiguous (%d matches found based on ID prefix)"
+                                      % (ref, len(found)))
+        raise NotFound("network %s not found" % ref)
+
+    def get(self, ref):
+        with self.lock:
+            net = self.resolve(ref)
+            return net, self.store.endpoints(network_id=net["id"])
+
+    def list(self):
+        with self.lock:
+            return [(n, self.store.endpoints(network_id=n["id"])) for n in self.store.networks()]
+
+    def create(self, name, driver="", internal=False, ipam_configs=(), options=None, labels=None):
+        options, labels = dict(options or {}), dict(labels or {})
+        driver = driver or "bridge"
+        if not name:
+            raise InvalidArgument("network name is required")
+        if not NAME_RE.match(name):
+            raise InvalidArgument("invalid network name %r: only [a-zA-Z0-9][a-zA-Z0-9_.-] are "
+                                  "allowed" % name)
+        if driver in ("host", "null"):
+            raise FailedPrecondition('only one instance of "%s" network is allowed' % driver)
+        if driver != "bridge":
+            raise NotFound('plugin "%s" not found' % driver)
+        if len(ipam_configs) > 1:
+            raise InvalidArgument("only one IPv4 IPAM config is supported")
+        cfg = ipam_configs[0] if ipam_configs else {}
+        with self.lock:
+            if self.store.network_by_name(name):
+                raise Conflict("network with name %s already exists" % name)
+            used = [ipaddress.ip_network(n["subnet"]) for n in self.store.networks() if n["subnet"]]
+            if cfg.get("subnet"):
+                subnet = ipam.parse_subnet(cfg["subnet"])
+                ipam.check_overlap(subnet, used)
+            elif cfg.get("gateway") or cfg.get("ip_range"):
+                raise InvalidArgument("a subnet is required when a gateway or ip-range is given")
+            else:
+                subnet = ipam.choose_subnet(self.cfg.pool, self.cfg.pool_prefix,
+                                            used + self._host_routes())
+            gateway = (ipam.parse_address(cfg["gateway"], "gateway") if cfg.get("gateway")
+                       else ipam.default_gateway(subnet))
+            ipam.check_gateway(subnet, gateway)
+            ip_range = ""
+            if cfg.get("ip_range"):
+                rng = ipam.parse_subnet(cfg["ip_range"])
+                if not rng.subnet_of(subnet):
+                    raise InvalidArgument("invalid ip-range %s: it is not inside subnet %s"
+                                          % (rng, subnet))
+                ip_range = str(rng)
+            net_id = ids.new_id()
+            bridge_name = options.get(OPT_BRIDGE_NAME) or "br-" + net_id[:12]
+            if len(bridge_name) > 15:
+                raise InvalidArgument("bridge name %s is longer than 15 characters" % bridge_name)
+            if any(n["bridge_name"] == bridge_name for n in self.store.networks()):
+                raise Conflict("bridge name %s is already in use by another network" % bridge_name)
+            self.links.ensure_bridge(bridge_name, str(gateway), subnet.prefixlen)
+            self.store.add_network(id=net_id, name=name, driver=driver, created=ids.now_rfc3339(),
+                                   internal=int(bool(internal)), subnet=str(subnet),
+                                   gateway=str(gateway), ip_range=ip_range, options=options,
+                                   labels=labels, bridge_name=bridge_name)
+            self._sync_firewall()
+            log.info("network created", extra={"network": name, "subnet": str(subnet)})
+            return self.store.network(net_id), []
+
+    def _host_routes(self):
+        try:
+            return self.links.host_routes()
+        except Exception:
+            log.exception("cannot read host routes")
+            return []
+
+    def remove(self, ref):
+        with self.lock:
+            net = self.resolve(ref)
+            if net["predefined"]:
+                raise FailedPrecondition("%s is a pre-defined network and cannot be removed"
+                                         % net["name"])
+            if self.store.endpoints(network_id=net["id"]):
+                raise FailedPrecondition("error while removing network: network %s id %s has "
+                                         "active endpoints" % (net["name"], net["id"]))
+            self.links.delete_link(net["bridge_name"])
+            self.store.delete_network(net["id"])
+            self._sync_firewall()
+            log.info("network removed", extra={"network": net["name"]})
+
+    def prune(self, label_filters=None):
+        """Remove unused user-defined networks whose labels match (key, or key=value)."""
+        removed = []
+        with self.lock:
+            for net in self.store.networks():
+                if net["predefined"] or self.store.endpoints(network_id=net["id"]):
+                    continue
+                if not _labels_match(net["labels"], label_filters or {}):
+                    continue
+                self.remove(net["id"])
+                removed.append(net["name"])
+        return removed
+
+    # ------------------------------------------------------------------ endpoints
+    def attach(self, container_id, network, aliases=(), ipv4_address="", hostname="",
+               domainname="", extra_hosts=(), container_name=""):
+        if not container_id:
+            raise InvalidArgument("container id is required")
+        for entry in extra_hosts:
+            try:
+                dnsfiles.parse_extra_host(entry)
+            except ValueError as exc:
+                raise InvalidArgument(str(exc)) from None
+        with self.lock:
+            net = self.resolve(network)
+            sb = self.store.sandbox(container_id)
+            if self.store.endpoint(container_id, net["id"]):
+                raise Conflict("endpoint with name %s already exists in network %s"
+                               % (container_name or container_id[:12], net["name"]))
+            mine = self.store.endpoints(container_id=container_id)
+            if (net["driver"] == "host") != (sb is not None and sb["mode"] == "host") and sb:
+                raise FailedPrecondition(HOST_MODE_ERROR)
+            nets = {e["network_id"]: self.store.network(e["network_id"]) for e in mine}
+            if mine and (net["driver"] == "null"
+                         or any(n and n["driver"] == "null" for n in nets.values())):
+                raise FailedPrecondition(NONE_MODE_ERROR)
+            if ipv4_address and not (net["driver"] == "bridge" and not net["predefined"]):
+                raise InvalidArgument("user specified IP address is supported on user defined "
+                                      "networks only")
+            requested = ipam.parse_address(ipv4_address) if ipv4_address else None
+            created = False
+            if sb is None:
+                sb = self._create_sandbox(container_id, net, hostname, domainname,
+                                          extra_hosts, container_name)
+                created = True
+            try:
+                ep = self._join(sb, net, list(aliases), requested, mine)
+            except BaseException:
+                if created:
+                    self._destroy_sandbox(sb)
+                raise
+            self._write_hosts(sb)
+            return self._endpoint_view(ep, net, sb)
+
+    def _create_sandbox(self, container_id, net, hostname, domainname, extra_hosts, name):
+        files = self.cfg.sandbox_files_dir(container_id)
+        os.makedirs(files, exist_ok=True)
+        host_mode = net["driver"] == "host"
+        netns_path = "" if host_mode else self.cfg.netns_path(container_id)
+        if host_mode:
+            hostname = hostname or self.host.hostname()
+            resolv = dnsfiles.read_text(self.host.resolv_conf)
+        else:
+            hostname = hostname or container_id[:12]
+            host_resolv = dnsfiles.read_text(self.host.resolv_conf)
+            user_net = net["driver"] == "bridge" and not net["predefined"]
+            resolv = dnsfiles.render_resolv_conf(host_resolv, embedded_dns=user_net)
+        dnsfiles.write_in_place(os.path.join(files, "resolv.conf"), resolv)
+        dnsfiles.write_in_place(os.path.join(files, "hostname"), hostname + "\n")
+        if not host_mode:
+            if os.path.exists(netns_path) and not self.links.sandbox_alive(netns_path):
+                os.unlink(netns_path)  # an empty leftover of a crash
+            self.links.create_sandbox(netns_path)
+        self.store.add_sandbox(container_id=container_id, netns_path=netns_path, files_dir=files,
+                               hostname=hostname, domainname=domainname,
+                               extra_hosts=list(extra_hosts), container_name=name,
+                               mode="host" if host_mode else "netns")
+        log.info("sandbox created", extra={"container_id": container_id, "netns": netns_path})
+        return self.store.sandbox(container_id)
+
+    def _join(self, sb, net, aliases, requested, mine):
+        ep = {"endpoint_id": ids.new_id(), "container_id": sb["container_id"],
+              "network_id": net["id"], "aliases": aliases, "created": ids.now_rfc3339()}
+        if net["driver"] == "bridge":
+            subnet = ipaddress.ip_network(net["subnet"])
+            gateway = ipaddress.ip_address(net["gateway"])
+            ip = ipam.allocate(subnet, gateway,
+                               {ipaddress.ip_address(a) for a in self.store.allocated(net["id"])},
+                               ip_range=net["ip_range"] or None, requested=requested,
+                               network_name="%s (%s)" % (net["name"], net["id"][:12]))
+            used = {e["interface"] for e in mine}
+            ifname = next("eth%d" % i for i in range(len(used) + 1) if "eth%d" % i not in used)
+            wants_route = not net["internal"] and not any(e["default_route"] for e in mine)
+            mac = ipam.mac_for(ip)
+            self._ensure_bridge(net)
+            host_veth = self.links.add_endpoint(net["bridge_name"], sb["netns_path"], ifname, mac,
+                                                ip, subnet.prefixlen,
+                                                gateway if wants_route else None)
+            ep.update(ip=str(ip), prefix_len=subnet.prefixlen, gateway=str(gateway), mac=mac,
+                      interface=ifname, host_veth=host_veth, default_route=int(wants_route))
+        try:
+            with self.store.transaction():
+                self.store.add_endpoint(**ep)
+                if ep.get("ip"):
+                    self.store.allocate(net["id"], ep["ip"], ep["endpoint_id"])
+        except BaseException:
+            if ep.get("host_veth"):
+                self.links.remove_endpoint(ep["host_veth"])
+            raise
+        log.info("endpoint joined", extra={"container_id": sb["container_id"],
+                                           "network": net["name"], "ip": ep.get("ip", "")})
+        return self.store.endpoint(sb["container_id"], net["id"])
+
+    def detach(self, container_id, network=""):
+        """Leave one network, or with network "" leave all and destroy the sandbox (idempotent)."""
+        with self.lock:
+            if not network:
+                sb = self.store.sandbox(container_id)
+                if sb:
+                    self._destroy_sandbox(sb)
+                return
+            net = self.resolve(network)
+            ep = self.store.endpoint(container_id, net["id"])
+            if ep is None:
+                return
+            sb = self.store.sandbox(container_id)
+            self._leave(ep, sb)
+            if sb and sb["mode"] == "host":
+                self._destroy_sandbox(sb)
+                return
+            if sb and ep["default_route"]:
+                self._move_default_route(sb)
+            if sb:
+                self._write_hosts(sb)
+
+    def _leave(self, ep, sb):
+        if ep["host_veth"] or ep["interface"]:
+            self.links.remove_endpoint(ep["host_veth"], sb["netns_path"] if sb else "",
+                                       ep["interface"])
+        self.store.delete_endpoint(ep["endpoint_id"])
+        log.info("endpoint left", extra={"container_id": ep["container_id"],
+                                         "network_id": ep["network_id"]})
+
+    def _move_default_route(self, sb):
+        """The gateway endpoint left: route through another one, as Docker picks a new one."""
+        for other in self.store.endpoints(container_id=sb["container_id"]):
+            net = self.store.network(other["network_id"])
+            if other["interface"] and other["gateway"] and net and not net["internal"]:
+                try:
+                    self.links.set_default_route(sb["netns_path"], other["gateway"],
+                                                 other["interface"])
+                    self.store.update_endpoint(other["endpoint_id"], default_route=1)
+                except Exception:
+                    log.exception("cannot move the default route")
+                return
+
+    def _destroy_sandbox(self, sb):
+        for ep in self.store.endpoints(container_id=sb["container_id"]):
+            try:
+                self._leave(ep, None)  # deleting the host side removes the pair
+            except Exception:
+                log.exception("cannot remove endpoint", extra={"container_id": ep["container_id"]})
+                self.store.delete_endpoint(ep["endpoint_id"])
+        if sb["netns_path"]:
+            self.links.remove_sandbox(sb["netns_path"])
+        shutil.rmtree(sb["files_dir"], ignore_errors=True)
+        self.store.delete_sandbox(sb["container_id"])
+        log.info("sandbox removed", extra={"container_id": sb["container_id"]})
+
+    def _write_hosts(self, sb):
+        path = os.path.join(sb["files_dir"], "hosts")
+        extra = sb["extra_hosts"]
+        if sb["mode"] == "host":
+            base = dnsfiles.read_text(self.host.hosts)
+            lines = [base.rstrip("\n") + "\n"] if base.strip() else []
+            lines += ["%s\t%s\n" % tuple(reversed(dnsfiles.parse_extra_host(e))) for e in extra]
+            dnsfiles.write_in_place(path, "".join(lines))
+            return
+        ips = [e["ip"] for e in self.store.endpoints(container_id=sb["container_id"]) if e["ip"]]
+        dnsfiles.write_in_place(path, dnsfiles.render_hosts(ips, sb["hostname"], sb["domainname"],
+                                                            extra))
+
+    def endpoints(self, container_id):
+        with self.lock:
+            sb = self.store.sandbox(container_id)
+            out = []
+            for ep in self.store.endpoints(container_id=container_id):
+                out.append(self._endpoint_view(ep, self.store.network(ep["network_id"]), sb))
+            return out
+
+    def endpoint_views(self, rows):
+        """Views of endpoint rows (as listed with a network)."""
+        with self.lock:
+            return [self._endpoint_view(ep, self.store.network(ep["network_id"]),
+                                        self.store.sandbox(ep["container_id"])) for ep in rows]
+
+    def _endpoint_view(self, ep, net, sb):
+        """An endpoint row joined with its network and sandbox (what the API returns)."""
+        files = sb["files_dir"] if sb else self.cfg.sandbox_files_dir(ep["container_id"])
+        return dict(ep, network_name=net["name"] if net else "",
+                    netns_path=sb["netns_path"] if sb else "",
+                    hosts_path=os.path.join(files, "hosts"),
+                    resolv_conf_path=os.path.join(files, "resolv.conf"),
+                    hostname_path=os.path.join(files, "hostname"),
+                    container_name=sb["container_name"] if sb else "")
+
+
+def _labels_match(labels, filters):
+    for key, value in filters.items():
+        if key not in labels or (value and labels[key] != value):
+            return False
+    return True

@@ -1,0 +1,69 @@
+"""gRPC adapter of the network service: decode, call the NetworkManager, encode."""
+
+from dockyard_api.networks.v1 import networks_pb2 as pb
+from dockyard_api.networks.v1 import networks_pb2_grpc
+from dockyard_api.types.v1 import types_pb2
+
+_ENDPOINT_FIELDS = ("container_id", "network_id", "network_name", "endpoint_id", "netns_path",
+                    "hosts_path", "resolv_conf_path", "hostname_path", "interface",
+                    "container_name")
+
+
+def endpoint_pb(view):
+    return pb.Endpoint(ip_address=view.get("ip") or "", prefix_len=view.get("prefix_len") or 0,
+                       gateway=view.get("gateway") or "", mac_address=view.get("mac") or "",
+                       aliases=view.get("aliases") or [],
+                       **{k: view.get(k) or "" for k in _ENDPOINT_FIELDS})
+
+
+def network_pb(net, endpoints, manager):
+    ipam = []
+    if net["subnet"]:
+        ipam.append(pb.IPAMConfig(subnet=net["subnet"], gateway=net["gateway"],
+                                  ip_range=net["ip_range"]))
+    return pb.Network(id=net["id"], name=net["name"], driver=net["driver"], scope=net["scope"],
+                      created=net["created"], internal=bool(net["internal"]), ipam=ipam,
+                      options=net["options"], labels=net["labels"],
+                      bridge_name=net["bridge_name"],
+                      endpoints=[endpoint_pb(v) for v in manager.endpoint_views(endpoints)])
+
+
+class NetworksServicer(networks_pb2_grpc.NetworksServicer):
+    def __init__(self, manager):
+        self.m = manager
+
+    def Create(self, request, context):
+        net, eps = self.m.create(
+            request.name, driver=request.driver, internal=request.internal,
+            ipam_configs=[{"subnet": c.subnet, "gateway": c.gateway, "ip_range": c.ip_range}
+                          for c in request.ipam],
+            options=dict(request.options), labels=dict(request.labels))
+        return network_pb(net, eps, self.m)
+
+    def Get(self, request, context):
+        return network_pb(*self.m.get(request.ref), self.m)
+
+    def List(self, request, context):
+        return pb.ListNetworksResponse(networks=[network_pb(n, e, self.m) for n, e in self.m.list()])
+
+    def Remove(self, request, context):
+        self.m.remove(request.ref)
+        return types_pb2.Empty()
+
+    def Prune(self, request, context):
+        return pb.PruneNetworksResponse(removed=self.m.prune(dict(request.label_filters)))
+
+    def Attach(self, request, context):
+        view = self.m.attach(request.container_id, request.network, aliases=list(request.aliases),
+                             ipv4_address=request.ipv4_address, hostname=request.hostname,
+                             domainname=request.domainname, extra_hosts=list(request.extra_hosts),
+                             container_name=request.container_name)
+        return endpoint_pb(view)
+
+    def Detach(self, request, context):
+        self.m.detach(request.container_id, request.network)
+        return types_pb2.Empty()
+
+    def Endpoints(self, request, context):
+        return pb.EndpointsResponse(endpoints=[endpoint_pb(v)
+                                               for v in self.m.endpoints(request.container_id)])

@@ -1,0 +1,197 @@
+"""network.db: networks, IPAM allocations, endpoints and sandboxes (SQLite, WAL).
+
+One connection shared by the service's threads; the manager serialises writes with its lock.
+Rows come back as plain dicts (JSON columns decoded).
+"""
+
+import json
+import os
+import sqlite3
+import threading
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS networks (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    driver TEXT NOT NULL,
+    scope TEXT NOT NULL DEFAULT 'local',
+    created TEXT NOT NULL,
+    internal INTEGER NOT NULL DEFAULT 0,
+    subnet TEXT NOT NULL DEFAULT '',
+    gateway TEXT NOT NULL DEFAULT '',
+    ip_range TEXT NOT NULL DEFAULT '',
+    options TEXT NOT NULL DEFAULT '{}',
+    labels TEXT NOT NULL DEFAULT '{}',
+    bridge_name TEXT NOT NULL DEFAULT '',
+    predefined INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS allocations (
+    network_id TEXT NOT NULL,
+    ip TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    PRIMARY KEY (network_id, ip)
+);
+CREATE TABLE IF NOT EXISTS sandboxes (
+    container_id TEXT PRIMARY KEY,
+    netns_path TEXT NOT NULL,
+    files_dir TEXT NOT NULL,
+    hostname TEXT NOT NULL DEFAULT '',
+    domainname TEXT NOT NULL DEFAULT '',
+    extra_hosts TEXT NOT NULL DEFAULT '[]',
+    container_name TEXT NOT NULL DEFAULT '',
+    mode TEXT NOT NULL DEFAULT 'netns'
+);
+CREATE TABLE IF NOT EXISTS endpoints (
+    endpoint_id TEXT PRIMARY KEY,
+    container_id TEXT NOT NULL,
+    network_id TEXT NOT NULL,
+    ip TEXT NOT NULL DEFAULT '',
+    prefix_len INTEGER NOT NULL DEFAULT 0,
+    gateway TEXT NOT NULL DEFAULT '',
+    mac TEXT NOT NULL DEFAULT '',
+    interface TEXT NOT NULL DEFAULT '',
+    host_veth TEXT NOT NULL DEFAULT '',
+    aliases TEXT NOT NULL DEFAULT '[]',
+    default_route INTEGER NOT NULL DEFAULT 0,
+    created TEXT NOT NULL,
+    UNIQUE (container_id, network_id)
+);
+"""
+
+_JSON = {"options", "labels", "extra_hosts", "aliases"}
+
+
+def _row(cursor, row):
+    out = {}
+    for (name, *_), value in zip(cursor.description, row):
+        out[name] = json.loads(value) if name in _JSON else value
+    return out
+
+
+def _enc(values):
+    return {k: json.dumps(v, sort_keys=True) if k in _JSON else v for k, v in values.items()}
+
+
+class Store:
+    def __init__(self, path):
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.row_factory = _row
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(SCHEMA)
+        self._lock = threading.RLock()
+
+    def close(self):
+        self.db.close()
+
+    def transaction(self):
+        return _Tx(self)
+
+    def _exec(self, sql, args=()):
+        with self._lock:
+            return self.db.execute(sql, args)
+
+    def _insert(self, table, values):
+        values = _enc(values)
+        cols = ", ".join(values)
+        marks = ", ".join("?" * len(values))
+        self._exec("INSERT INTO %s (%s) VALUES (%s)" % (table, cols, marks), tuple(values.values()))
+
+    # networks -----------------------------------------------------------------
+    def add_network(self, **values):
+        self._insert("networks", values)
+
+    def networks(self):
+        return self._exec("SELECT * FROM networks ORDER BY created, name").fetchall()
+
+    def network(self, network_id):
+        return self._exec("SELECT * FROM networks WHERE id = ?", (network_id,)).fetchone()
+
+    def network_by_name(self, name):
+        return self._exec("SELECT * FROM networks WHERE name = ?", (name,)).fetchone()
+
+    def networks_by_prefix(self, prefix):
+        return self._exec("SELECT * FROM networks WHERE id LIKE ? ORDER BY id",
+                          (prefix.replace("%", "").replace("_", "") + "%",)).fetchall()
+
+    def update_network(self, network_id, **values):
+        values = _enc(values)
+        sets = ", ".join("%s = ?" % k for k in values)
+        self._exec("UPDATE networks SET %s WHERE id = ?" % sets, (*values.values(), network_id))
+
+    def delete_network(self, network_id):
+        self._exec("DELETE FROM allocations WHERE network_id = ?", (network_id,))
+        self._exec("DELETE FROM networks WHERE id = ?", (network_id,))
+
+    # allocations --------------------------------------------------------------
+    def allocated(self, network_id):
+        return {r["ip"] for r in self._exec("SELECT ip FROM allocations WHERE network_id = ?",
+                                            (network_id,))}
+
+    def allocate(self, network_id, ip, endpoint_id):
+        self._insert("allocations", {"network_id": network_id, "ip": ip, "endpoint_id": endpoint_id})
+
+    def release(self, endpoint_id):
+        self._exec("DELETE FROM allocations WHERE endpoint_id = ?", (endpoint_id,))
+
+    # sandboxes ----------------------------------------------------------------
+    def add_sandbox(self, **values):
+        self._insert("sandboxes", values)
+
+    def sandbox(self, container_id):
+        return self._exec("SELECT * FROM sandboxes WHERE container_id = ?",
+                          (container_id,)).fetchone()
+
+    def sandboxes(self):
+        return self._exec("SELECT * FROM sandboxes").fetchall()
+
+    def delete_sandbox(self, container_id):
+        self._exec("DELETE FROM sandboxes WHERE container_id = ?", (container_id,))
+
+    # endpoints ----------------------------------------------------------------
+    def add_endpoint(self, **values):
+        self._insert("endpoints", values)
+
+    def endpoints(self, container_id=None, network_id=None):
+        sql, args = "SELECT * FROM endpoints WHERE 1=1", []
+        if container_id is not None:
+            sql += " AND container_id = ?"
+            args.append(container_id)
+        if network_id is not None:
+            sql += " AND network_id = ?"
+            args.append(network_id)
+        return self._exec(sql + " ORDER BY created, interface", args).fetchall()
+
+    def endpoint(self, container_id, network_id):
+        return self._exec("SELECT * FROM endpoints WHERE container_id = ? AND network_id = ?",
+                          (container_id, network_id)).fetchone()
+
+    def update_endpoint(self, endpoint_id, **values):
+        values = _enc(values)
+        sets = ", ".join("%s = ?" % k for k in values)
+        self._exec("UPDATE endpoints SET %s WHERE endpoint_id = ?" % sets,
+                   (*values.values(), endpoint_id))
+
+    def delete_endpoint(self, endpoint_id):
+        self.release(endpoint_id)
+        self._exec("DELETE FROM endpoints WHERE endpoint_id = ?", (endpoint_id,))
+
+
+class _Tx:
+    """BEGIN IMMEDIATE ... COMMIT/ROLLBACK around a group of writes."""
+
+    def __init__(self, store):
+        self.store = store
+
+    def __enter__(self):
+        self.store._lock.acquire()
+        self.store.db.execute("BEGIN IMMEDIATE")
+        return self.store
+
+    def __exit__(self, exc_type, *_):
+        try:
+            self.store.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        finally:
+            self.store._lock.release()

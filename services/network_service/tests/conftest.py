@@ -1,0 +1,90 @@
+import os
+
+import pytest
+
+from dockyard_networks.config import NetConfig
+from dockyard_networks.manager import HostFiles, NetworkManager
+
+
+class FakeLinks:
+    """Kernel state in dicts: sandboxes are plain files, links a name -> info map."""
+
+    def __init__(self, routes=()):
+        self.links = {}
+        self.sandboxes = set()
+        self.routes = list(routes)
+        self.counter = 0
+
+    def create_sandbox(self, path):
+        assert path not in self.sandboxes
+        open(path, "w").close()
+        self.sandboxes.add(path)
+
+    def remove_sandbox(self, path):
+        self.sandboxes.discard(path)
+        if os.path.exists(path):
+            os.unlink(path)
+
+    def sandbox_alive(self, path):
+        return path in self.sandboxes and os.path.exists(path)
+
+    def link_exists(self, name):
+        return name in self.links
+
+    def ensure_bridge(self, name, gateway, prefixlen):
+        self.links.setdefault(name, {"kind": "bridge", "addr": "%s/%d" % (gateway, prefixlen)})
+
+    def delete_link(self, name):
+        return self.links.pop(name, None) is not None
+
+    def host_routes(self):
+        return list(self.routes)
+
+    def add_endpoint(self, bridge, netns_path, ifname, mac, address, prefixlen, gateway=None):
+        assert bridge in self.links and netns_path in self.sandboxes
+        self.counter += 1
+        host = "veth%07d" % self.counter
+        self.links[host] = {"kind": "veth", "bridge": bridge, "netns": netns_path,
+                            "ifname": ifname, "mac": mac, "addr": "%s/%d" % (address, prefixlen),
+                            "gateway": str(gateway) if gateway else None}
+        return host
+
+    def remove_endpoint(self, host_veth, netns_path="", ifname=""):
+        self.links.pop(host_veth, None)
+
+    def set_default_route(self, netns_path, gateway, ifname):
+        for info in self.links.values():
+            if info.get("netns") == netns_path and info.get("ifname") == ifname:
+                info["gateway"] = str(gateway)
+
+
+@pytest.fixture
+def host_files(tmp_path):
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "hosts").write_text("127.0.0.1 localhost\n192.0.2.2 myhost\n")
+    (etc / "resolv.conf").write_text("search example.test\nnameserver 127.0.0.53\n"
+                                     "nameserver 10.255.255.53\noptions edns0\n")
+    files = HostFiles(hosts=str(etc / "hosts"), resolv_conf=str(etc / "resolv.conf"))
+    files.hostname = lambda: "myhost"
+    return files
+
+
+@pytest.fixture
+def cfg(tmp_path):
+    return NetConfig(network_dir=str(tmp_path / "network"), netns_dir=str(tmp_path / "netns"),
+                     bridge_name="dyu0", bridge_subnet="10.213.0.0/16", pool="10.214.0.0/16")
+
+
+@pytest.fixture
+def links():
+    return FakeLinks()
+
+
+@pytest.fixture
+def manager(cfg, links, host_files):
+    os.makedirs(cfg.netns_dir, exist_ok=True)
+    m = NetworkManager(cfg, links, host_files=host_files)
+    m.reconcile()
+    yield m
+    m.store.close()
