@@ -14,7 +14,7 @@ def test_predefined_networks(manager, links):
     names = {n["name"]: n for n, _ in manager.list()}
     assert {"bridge", "host", "none"} <= set(names)
     br = names["bridge"]
-    assert br["driver"] == "bridge" and br["subnet"] == "10.212.0.0/16"
+    assert br["driver"] == "bridge" and br["subnet"] == "10.213.0.0/16"
     assert br["gateway"] == "10.213.0.1" and br["bridge_name"] == "dyu0"
     assert br["options"]["com.docker.network.bridge.default_bridge"] == "true"
     assert br["options"]["com.docker.network.bridge.name"] == "dyu0"
