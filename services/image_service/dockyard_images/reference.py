@@ -98,9 +98,9 @@ def parse(ref):
         raise invalid()
     if domain != DEFAULT_DOMAIN and not _DOMAIN_RE.match(domain):
         raise invalid()
-    if domain == DEFAULT_DOMAIN and HEX64_RE.match(path):
+    if HEX64_RE.match(name):
         # A bare 64-hex "name" is an image id, not a repository.
-        raise invalid("cannot use a 64-character hex string as a repository name")
+        raise invalid("cannot specify 64-byte hexadecimal strings as a repository name")
     return Reference(domain, path, tag, digest)
 
 

@@ -146,7 +146,7 @@ class SaveImagesRequest(_message.Message):
     def __init__(self, refs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CommitImageRequest(_message.Message):
-    __slots__ = ("snapshot_key", "parent_image", "config_json", "repo_tag", "comment", "author", "created_by")
+    __slots__ = ("snapshot_key", "parent_image", "config_json", "repo_tag", "comment", "author", "created_by", "empty_layer")
     SNAPSHOT_KEY_FIELD_NUMBER: _ClassVar[int]
     PARENT_IMAGE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -154,6 +154,7 @@ class CommitImageRequest(_message.Message):
     COMMENT_FIELD_NUMBER: _ClassVar[int]
     AUTHOR_FIELD_NUMBER: _ClassVar[int]
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
+    EMPTY_LAYER_FIELD_NUMBER: _ClassVar[int]
     snapshot_key: str
     parent_image: str
     config_json: bytes
@@ -161,4 +162,5 @@ class CommitImageRequest(_message.Message):
     comment: str
     author: str
     created_by: str
-    def __init__(self, snapshot_key: _Optional[str] = ..., parent_image: _Optional[str] = ..., config_json: _Optional[bytes] = ..., repo_tag: _Optional[str] = ..., comment: _Optional[str] = ..., author: _Optional[str] = ..., created_by: _Optional[str] = ...) -> None: ...
+    empty_layer: bool
+    def __init__(self, snapshot_key: _Optional[str] = ..., parent_image: _Optional[str] = ..., config_json: _Optional[bytes] = ..., repo_tag: _Optional[str] = ..., comment: _Optional[str] = ..., author: _Optional[str] = ..., created_by: _Optional[str] = ..., empty_layer: _Optional[bool] = ...) -> None: ...

@@ -1,0 +1,31 @@
+"""Entry point: `python -m dockyard_images` serves Images and Snapshots on STATE/image.sock."""
+
+import logging
+
+from dockyard_api.images.v1.images_pb2_grpc import add_ImagesServicer_to_server
+from dockyard_api.snapshots.v1.snapshots_pb2_grpc import add_SnapshotsServicer_to_server
+from dockyard_common import grpcutil, logsetup
+from dockyard_common.paths import Layout
+
+from .images import ImageStore
+from .server import ImagesServicer, SnapshotsServicer
+
+log = logging.getLogger("dockyard_images")
+
+
+def main():
+    logsetup.setup("image")
+    layout = Layout.from_env()
+    store = ImageStore(layout.image_dir)
+    server = grpcutil.Server(layout.socket("image"))
+    server.add(add_ImagesServicer_to_server, ImagesServicer(store), "dockyard_api.images.v1.Images")
+    server.add(add_SnapshotsServicer_to_server, SnapshotsServicer(store.snapshots),
+               "dockyard_api.snapshots.v1.Snapshots")
+    server.start()
+    store.restore()
+    server.ready()
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()

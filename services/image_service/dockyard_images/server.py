@@ -1,0 +1,90 @@
+"""Thin gRPC servicers for Images and Snapshots: decode, call ImageStore/Snapshotter, encode."""
+
+from dockyard_api.images.v1 import images_pb2, images_pb2_grpc
+from dockyard_api.snapshots.v1 import snapshots_pb2, snapshots_pb2_grpc
+from dockyard_api.types.v1 import types_pb2
+from dockyard_common import errors
+
+
+def image_pb(img):
+    return images_pb2.Image(id=img.id, repo_tags=img.repo_tags, repo_digests=img.repo_digests,
+                            config_json=img.config, diff_ids=img.diff_ids, chain_id=img.chain_id,
+                            size=img.size, created=img.created, parent=img.parent)
+
+
+def _chunks(request_iterator):
+    for chunk in request_iterator:
+        yield chunk.data
+
+
+class ImagesServicer(images_pb2_grpc.ImagesServicer):
+    def __init__(self, store):
+        self.store = store
+
+    def Get(self, request, context):
+        return image_pb(self.store.get(request.ref))
+
+    def List(self, request, context):
+        return images_pb2.ListImagesResponse(images=[image_pb(i) for i in self.store.list(request.all)])
+
+    def Tag(self, request, context):
+        return image_pb(self.store.tag(request.ref, request.target))
+
+    def Delete(self, request, context):
+        items = self.store.delete(request.ref, force=request.force, prune=not request.no_prune)
+        return images_pb2.DeleteImageResponse(items=[images_pb2.DeleteImageItem(**i) for i in items])
+
+    def History(self, request, context):
+        return images_pb2.HistoryResponse(
+            entries=[images_pb2.HistoryEntry(**e) for e in self.store.history(request.ref)])
+
+    def Load(self, request_iterator, context):
+        loaded = self.store.load(_chunks(request_iterator))
+        return images_pb2.LoadImageResponse(images=[images_pb2.LoadedImage(**i) for i in loaded])
+
+    def Import(self, request_iterator, context):
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise errors.InvalidArgument("import: the first message must carry the header")
+        h = first.header
+        header = {"repo_tag": h.repo_tag, "config_json": h.config_json, "message": h.message,
+                  "os": h.os, "architecture": h.architecture}
+        data = (m.data for m in request_iterator if m.WhichOneof("part") == "data")
+        return image_pb(self.store.import_(header, data))
+
+    def Save(self, request, context):
+        for data in self.store.save(list(request.refs)):
+            yield types_pb2.DataChunk(data=data)
+
+    def Commit(self, request, context):
+        return image_pb(self.store.commit(
+            request.snapshot_key, parent_image=request.parent_image, config_json=request.config_json,
+            repo_tag=request.repo_tag, comment=request.comment, author=request.author,
+            created_by=request.created_by, empty_layer=request.empty_layer))
+
+
+def mounts_pb(mounts):
+    return snapshots_pb2.MountsResponse(mounts=[types_pb2.Mount(**m) for m in mounts])
+
+
+class SnapshotsServicer(snapshots_pb2_grpc.SnapshotsServicer):
+    def __init__(self, snapshotter):
+        self.snapshots = snapshotter
+
+    def Prepare(self, request, context):
+        return mounts_pb(self.snapshots.prepare(request.key, request.parent))
+
+    def Mounts(self, request, context):
+        return mounts_pb(self.snapshots.mounts(request.key))
+
+    def Remove(self, request, context):
+        self.snapshots.remove(request.key)
+        return types_pb2.Empty()
+
+    def Usage(self, request, context):
+        size, inodes = self.snapshots.usage(request.key)
+        return snapshots_pb2.UsageResponse(size=size, inodes=inodes)
+
+    def List(self, request, context):
+        return snapshots_pb2.ListSnapshotsResponse(
+            snapshots=[snapshots_pb2.SnapshotInfo(**s) for s in self.snapshots.list()])
