@@ -1,0 +1,1 @@
+"""shim-runner: one gRPC service for all tasks; a conmon monitor per container runs runc."""
