@@ -10,8 +10,11 @@ from .versioning import VersionMiddleware
 
 log = logging.getLogger(__name__)
 
-# Each router module defines `bp` (a Blueprint). Order does not matter.
-ROUTERS = ("system", "images", "containers", "exec", "volumes", "networks", "build")
+# Each module in routers/ defines `bp` (a Blueprint); all are registered. Order does not matter.
+def router_names():
+    import pkgutil
+    from . import routers
+    return sorted(m.name for m in pkgutil.iter_modules(routers.__path__) if not m.name.startswith("_"))
 
 
 def create_app(daemon):
@@ -20,16 +23,25 @@ def create_app(daemon):
     app.url_map.strict_slashes = False
     app.extensions["dockyard"] = daemon
     httperrors.register(app)
-    for name in ROUTERS:
-        try:
-            module = importlib.import_module("dockyard_apiserver.routers." + name)
-        except ModuleNotFoundError as exc:
-            if exc.name == "dockyard_apiserver.routers." + name:
-                continue  # area not built yet
-            raise
+    app.after_request(_default_headers)
+    for name in router_names():
+        module = importlib.import_module("dockyard_apiserver.routers." + name)
         app.register_blueprint(module.bp)
     app.wsgi_app = VersionMiddleware(app.wsgi_app)
     return app
+
+
+def _default_headers(response):
+    """Headers dockerd puts on every response (its version middleware)."""
+    from . import API_VERSION, ENGINE_VERSION
+    from .hijack import HIJACKED
+    if response is HIJACKED:
+        return response
+    response.headers.setdefault("Api-Version", API_VERSION)
+    response.headers.setdefault("Docker-Experimental", "false")
+    response.headers.setdefault("Ostype", "linux")
+    response.headers["Server"] = "Docker/%s (linux)" % ENGINE_VERSION
+    return response
 
 
 def daemon_of(app_or_none=None):

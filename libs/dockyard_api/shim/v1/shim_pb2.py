@@ -25,43 +25,45 @@ _sym_db = _symbol_database.Default()
 from dockyard_api.types.v1 import types_pb2 as dockyard__api_dot_types_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x64ockyard_api/shim/v1/shim.proto\x12\x14\x64ockyard_api.shim.v1\x1a!dockyard_api/types/v1/types.proto\"&\n\x07TaskRef\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\"\x92\x01\n\x11\x43reateTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tspec_json\x18\x02 \x01(\x0c\x12,\n\x06rootfs\x18\x03 \x03(\x0b\x32\x1c.dockyard_api.types.v1.Mount\x12\x10\n\x08terminal\x18\x04 \x01(\x08\x12\r\n\x05stdin\x18\x05 \x01(\x08\x12\x0f\n\x07runtime\x18\x06 \x01(\t\"\xb6\x01\n\tTaskState\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\x05\x12\x13\n\x0b\x65xit_status\x18\x05 \x01(\x05\x12\x11\n\texited_at\x18\x06 \x01(\t\x12\x12\n\nstarted_at\x18\x07 \x01(\t\x12\x10\n\x08terminal\x18\x08 \x01(\x08\x12\x12\n\noom_killed\x18\t \x01(\x08\x12\r\n\x05\x65rror\x18\n \x01(\t\"G\n\x0bKillRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x0e\n\x06signal\x18\x03 \x01(\x05\x12\x0b\n\x03\x61ll\x18\x04 \x01(\x08\"h\n\x12\x45xecProcessRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x14\n\x0cprocess_json\x18\x03 \x01(\x0c\x12\x10\n\x08terminal\x18\x04 \x01(\x08\x12\r\n\x05stdin\x18\x05 \x01(\x08\"\x1c\n\x0cPidsResponse\x12\x0c\n\x04pids\x18\x01 \x03(\x05\"N\n\x10ResizePtyRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\r\"X\n\nAttachOpen\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\r\n\x05stdin\x18\x03 \x01(\x08\x12\x0e\n\x06stdout\x18\x04 \x01(\x08\x12\x0e\n\x06stderr\x18\x05 \x01(\x08\"n\n\x0b\x41ttachInput\x12\x30\n\x04open\x18\x01 \x01(\x0b\x32 .dockyard_api.shim.v1.AttachOpenH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x15\n\x0b\x63lose_stdin\x18\x03 \x01(\x08H\x00\x42\x06\n\x04part\",\n\x0c\x41ttachOutput\x12\x0e\n\x06stream\x18\x01 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"{\n\x0bLogsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\x0e\n\x06stdout\x18\x03 \x01(\x08\x12\x0e\n\x06stderr\x18\x04 \x01(\x08\x12\x10\n\x08since_ns\x18\x05 \x01(\x03\x12\x10\n\x08until_ns\x18\x06 \x01(\x03\x12\x0c\n\x04tail\x18\x07 \x01(\x05\"9\n\x08LogEntry\x12\x0e\n\x06stream\x18\x01 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0f\n\x07time_ns\x18\x03 \x01(\x03\"k\n\tTaskEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\x05\x12\x13\n\x0b\x65xit_status\x18\x05 \x01(\x05\x12\x11\n\texited_at\x18\x06 \x01(\t\"C\n\x11ListTasksResponse\x12.\n\x05tasks\x18\x01 \x03(\x0b\x32\x1f.dockyard_api.shim.v1.TaskState\"#\n\rStatsResponse\x12\x12\n\nstats_json\x18\x01 \x01(\x0c\x32\x96\n\n\x04Shim\x12R\n\x06\x43reate\x12\'.dockyard_api.shim.v1.CreateTaskRequest\x1a\x1f.dockyard_api.shim.v1.TaskState\x12G\n\x05Start\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1f.dockyard_api.shim.v1.TaskState\x12G\n\x05State\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1f.dockyard_api.shim.v1.TaskState\x12G\n\x04Kill\x12!.dockyard_api.shim.v1.KillRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12\x46\n\x04Wait\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1f.dockyard_api.shim.v1.TaskState\x12H\n\x06\x44\x65lete\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1f.dockyard_api.shim.v1.TaskState\x12N\n\x04\x45xec\x12(.dockyard_api.shim.v1.ExecProcessRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12I\n\x04Pids\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\".dockyard_api.shim.v1.PidsResponse\x12\x44\n\x05Pause\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1c.dockyard_api.types.v1.Empty\x12\x45\n\x06Resume\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1c.dockyard_api.types.v1.Empty\x12Q\n\tResizePty\x12&.dockyard_api.shim.v1.ResizePtyRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12I\n\nCloseStdin\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1c.dockyard_api.types.v1.Empty\x12S\n\x06\x41ttach\x12!.dockyard_api.shim.v1.AttachInput\x1a\".dockyard_api.shim.v1.AttachOutput(\x01\x30\x01\x12K\n\x04Logs\x12!.dockyard_api.shim.v1.LogsRequest\x1a\x1e.dockyard_api.shim.v1.LogEntry0\x01\x12I\n\x06\x45vents\x12\x1c.dockyard_api.types.v1.Empty\x1a\x1f.dockyard_api.shim.v1.TaskEvent0\x01\x12M\n\x04List\x12\x1c.dockyard_api.types.v1.Empty\x1a\'.dockyard_api.shim.v1.ListTasksResponse\x12K\n\x05Stats\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a#.dockyard_api.shim.v1.StatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x64ockyard_api/shim/v1/shim.proto\x12\x14\x64ockyard_api.shim.v1\x1a!dockyard_api/types/v1/types.proto\"\'\n\x0bPathRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\"&\n\x07TaskRef\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\"\x92\x01\n\x11\x43reateTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\tspec_json\x18\x02 \x01(\x0c\x12,\n\x06rootfs\x18\x03 \x03(\x0b\x32\x1c.dockyard_api.types.v1.Mount\x12\x10\n\x08terminal\x18\x04 \x01(\x08\x12\r\n\x05stdin\x18\x05 \x01(\x08\x12\x0f\n\x07runtime\x18\x06 \x01(\t\"\xb6\x01\n\tTaskState\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\x05\x12\x13\n\x0b\x65xit_status\x18\x05 \x01(\x05\x12\x11\n\texited_at\x18\x06 \x01(\t\x12\x12\n\nstarted_at\x18\x07 \x01(\t\x12\x10\n\x08terminal\x18\x08 \x01(\x08\x12\x12\n\noom_killed\x18\t \x01(\x08\x12\r\n\x05\x65rror\x18\n \x01(\t\"G\n\x0bKillRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x0e\n\x06signal\x18\x03 \x01(\x05\x12\x0b\n\x03\x61ll\x18\x04 \x01(\x08\"h\n\x12\x45xecProcessRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x14\n\x0cprocess_json\x18\x03 \x01(\x0c\x12\x10\n\x08terminal\x18\x04 \x01(\x08\x12\r\n\x05stdin\x18\x05 \x01(\x08\"\x1c\n\x0cPidsResponse\x12\x0c\n\x04pids\x18\x01 \x03(\x05\"N\n\x10ResizePtyRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\r\n\x05width\x18\x03 \x01(\r\x12\x0e\n\x06height\x18\x04 \x01(\r\"X\n\nAttachOpen\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\r\n\x05stdin\x18\x03 \x01(\x08\x12\x0e\n\x06stdout\x18\x04 \x01(\x08\x12\x0e\n\x06stderr\x18\x05 \x01(\x08\"n\n\x0b\x41ttachInput\x12\x30\n\x04open\x18\x01 \x01(\x0b\x32 .dockyard_api.shim.v1.AttachOpenH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x12\x15\n\x0b\x63lose_stdin\x18\x03 \x01(\x08H\x00\x42\x06\n\x04part\",\n\x0c\x41ttachOutput\x12\x0e\n\x06stream\x18\x01 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\"{\n\x0bLogsRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06\x66ollow\x18\x02 \x01(\x08\x12\x0e\n\x06stdout\x18\x03 \x01(\x08\x12\x0e\n\x06stderr\x18\x04 \x01(\x08\x12\x10\n\x08since_ns\x18\x05 \x01(\x03\x12\x10\n\x08until_ns\x18\x06 \x01(\x03\x12\x0c\n\x04tail\x18\x07 \x01(\x05\"9\n\x08LogEntry\x12\x0e\n\x06stream\x18\x01 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x0f\n\x07time_ns\x18\x03 \x01(\x03\"k\n\tTaskEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x03 \x01(\t\x12\x0b\n\x03pid\x18\x04 \x01(\x05\x12\x13\n\x0b\x65xit_status\x18\x05 \x01(\x05\x12\x11\n\texited_at\x18\x06 \x01(\t\"C\n\x11ListTasksResponse\x12.\n\x05tasks\x18\x01 \x03(\x0b\x32\x1f.dockyard_api.shim.v1.TaskState\"#\n\rStatsResponse\x12\x12\n\nstats_json\x18\x01 \x01(\x0c\x32\x93\x0c\n\x04Shim\x12R\n\x06\x43reate\x12\'.dockyard_api.shim.v1.CreateTaskRequest\x1a\x1f.dockyard_api.shim.v1.TaskState\x12G\n\x05Start\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1f.dockyard_api.shim.v1.TaskState\x12G\n\x05State\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1f.dockyard_api.shim.v1.TaskState\x12G\n\x04Kill\x12!.dockyard_api.shim.v1.KillRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12\x46\n\x04Wait\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1f.dockyard_api.shim.v1.TaskState\x12H\n\x06\x44\x65lete\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1f.dockyard_api.shim.v1.TaskState\x12N\n\x04\x45xec\x12(.dockyard_api.shim.v1.ExecProcessRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12I\n\x04Pids\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\".dockyard_api.shim.v1.PidsResponse\x12\x44\n\x05Pause\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1c.dockyard_api.types.v1.Empty\x12\x45\n\x06Resume\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1c.dockyard_api.types.v1.Empty\x12Q\n\tResizePty\x12&.dockyard_api.shim.v1.ResizePtyRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12I\n\nCloseStdin\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a\x1c.dockyard_api.types.v1.Empty\x12S\n\x06\x41ttach\x12!.dockyard_api.shim.v1.AttachInput\x1a\".dockyard_api.shim.v1.AttachOutput(\x01\x30\x01\x12K\n\x04Logs\x12!.dockyard_api.shim.v1.LogsRequest\x1a\x1e.dockyard_api.shim.v1.LogEntry0\x01\x12I\n\x06\x45vents\x12\x1c.dockyard_api.types.v1.Empty\x1a\x1f.dockyard_api.shim.v1.TaskEvent0\x01\x12M\n\x04List\x12\x1c.dockyard_api.types.v1.Empty\x1a\'.dockyard_api.shim.v1.ListTasksResponse\x12K\n\x05Stats\x12\x1d.dockyard_api.shim.v1.TaskRef\x1a#.dockyard_api.shim.v1.StatsResponse\x12N\n\x08StatPath\x12!.dockyard_api.shim.v1.PathRequest\x1a\x1f.dockyard_api.types.v1.PathStat\x12S\n\nArchiveGet\x12!.dockyard_api.shim.v1.PathRequest\x1a .dockyard_api.types.v1.DataChunk0\x01\x12V\n\nArchivePut\x12(.dockyard_api.types.v1.ArchivePutRequest\x1a\x1c.dockyard_api.types.v1.Empty(\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'dockyard_api.shim.v1.shim_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASKREF']._serialized_start=92
-  _globals['_TASKREF']._serialized_end=130
-  _globals['_CREATETASKREQUEST']._serialized_start=133
-  _globals['_CREATETASKREQUEST']._serialized_end=279
-  _globals['_TASKSTATE']._serialized_start=282
-  _globals['_TASKSTATE']._serialized_end=464
-  _globals['_KILLREQUEST']._serialized_start=466
-  _globals['_KILLREQUEST']._serialized_end=537
-  _globals['_EXECPROCESSREQUEST']._serialized_start=539
-  _globals['_EXECPROCESSREQUEST']._serialized_end=643
-  _globals['_PIDSRESPONSE']._serialized_start=645
-  _globals['_PIDSRESPONSE']._serialized_end=673
-  _globals['_RESIZEPTYREQUEST']._serialized_start=675
-  _globals['_RESIZEPTYREQUEST']._serialized_end=753
-  _globals['_ATTACHOPEN']._serialized_start=755
-  _globals['_ATTACHOPEN']._serialized_end=843
-  _globals['_ATTACHINPUT']._serialized_start=845
-  _globals['_ATTACHINPUT']._serialized_end=955
-  _globals['_ATTACHOUTPUT']._serialized_start=957
-  _globals['_ATTACHOUTPUT']._serialized_end=1001
-  _globals['_LOGSREQUEST']._serialized_start=1003
-  _globals['_LOGSREQUEST']._serialized_end=1126
-  _globals['_LOGENTRY']._serialized_start=1128
-  _globals['_LOGENTRY']._serialized_end=1185
-  _globals['_TASKEVENT']._serialized_start=1187
-  _globals['_TASKEVENT']._serialized_end=1294
-  _globals['_LISTTASKSRESPONSE']._serialized_start=1296
-  _globals['_LISTTASKSRESPONSE']._serialized_end=1363
-  _globals['_STATSRESPONSE']._serialized_start=1365
-  _globals['_STATSRESPONSE']._serialized_end=1400
-  _globals['_SHIM']._serialized_start=1403
-  _globals['_SHIM']._serialized_end=2705
+  _globals['_PATHREQUEST']._serialized_start=92
+  _globals['_PATHREQUEST']._serialized_end=131
+  _globals['_TASKREF']._serialized_start=133
+  _globals['_TASKREF']._serialized_end=171
+  _globals['_CREATETASKREQUEST']._serialized_start=174
+  _globals['_CREATETASKREQUEST']._serialized_end=320
+  _globals['_TASKSTATE']._serialized_start=323
+  _globals['_TASKSTATE']._serialized_end=505
+  _globals['_KILLREQUEST']._serialized_start=507
+  _globals['_KILLREQUEST']._serialized_end=578
+  _globals['_EXECPROCESSREQUEST']._serialized_start=580
+  _globals['_EXECPROCESSREQUEST']._serialized_end=684
+  _globals['_PIDSRESPONSE']._serialized_start=686
+  _globals['_PIDSRESPONSE']._serialized_end=714
+  _globals['_RESIZEPTYREQUEST']._serialized_start=716
+  _globals['_RESIZEPTYREQUEST']._serialized_end=794
+  _globals['_ATTACHOPEN']._serialized_start=796
+  _globals['_ATTACHOPEN']._serialized_end=884
+  _globals['_ATTACHINPUT']._serialized_start=886
+  _globals['_ATTACHINPUT']._serialized_end=996
+  _globals['_ATTACHOUTPUT']._serialized_start=998
+  _globals['_ATTACHOUTPUT']._serialized_end=1042
+  _globals['_LOGSREQUEST']._serialized_start=1044
+  _globals['_LOGSREQUEST']._serialized_end=1167
+  _globals['_LOGENTRY']._serialized_start=1169
+  _globals['_LOGENTRY']._serialized_end=1226
+  _globals['_TASKEVENT']._serialized_start=1228
+  _globals['_TASKEVENT']._serialized_end=1335
+  _globals['_LISTTASKSRESPONSE']._serialized_start=1337
+  _globals['_LISTTASKSRESPONSE']._serialized_end=1404
+  _globals['_STATSRESPONSE']._serialized_start=1406
+  _globals['_STATSRESPONSE']._serialized_end=1441
+  _globals['_SHIM']._serialized_start=1444
+  _globals['_SHIM']._serialized_end=2999
 # @@protoc_insertion_point(module_scope)

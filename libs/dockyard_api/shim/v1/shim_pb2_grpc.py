@@ -120,6 +120,21 @@ class ShimStub:
                 request_serializer=dockyard__api_dot_shim_dot_v1_dot_shim__pb2.TaskRef.SerializeToString,
                 response_deserializer=dockyard__api_dot_shim_dot_v1_dot_shim__pb2.StatsResponse.FromString,
                 _registered_method=True)
+        self.StatPath = channel.unary_unary(
+                '/dockyard_api.shim.v1.Shim/StatPath',
+                request_serializer=dockyard__api_dot_shim_dot_v1_dot_shim__pb2.PathRequest.SerializeToString,
+                response_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.PathStat.FromString,
+                _registered_method=True)
+        self.ArchiveGet = channel.unary_stream(
+                '/dockyard_api.shim.v1.Shim/ArchiveGet',
+                request_serializer=dockyard__api_dot_shim_dot_v1_dot_shim__pb2.PathRequest.SerializeToString,
+                response_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.DataChunk.FromString,
+                _registered_method=True)
+        self.ArchivePut = channel.stream_unary(
+                '/dockyard_api.shim.v1.Shim/ArchivePut',
+                request_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.ArchivePutRequest.SerializeToString,
+                response_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class ShimServicer:
@@ -236,6 +251,25 @@ class ShimServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StatPath(self, request, context):
+        """Files of a task's mounted root filesystem (docker cp / archive API on a running container).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchiveGet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchivePut(self, request_iterator, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ShimServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -323,6 +357,21 @@ def add_ShimServicer_to_server(servicer, server):
                     servicer.Stats,
                     request_deserializer=dockyard__api_dot_shim_dot_v1_dot_shim__pb2.TaskRef.FromString,
                     response_serializer=dockyard__api_dot_shim_dot_v1_dot_shim__pb2.StatsResponse.SerializeToString,
+            ),
+            'StatPath': grpc.unary_unary_rpc_method_handler(
+                    servicer.StatPath,
+                    request_deserializer=dockyard__api_dot_shim_dot_v1_dot_shim__pb2.PathRequest.FromString,
+                    response_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.PathStat.SerializeToString,
+            ),
+            'ArchiveGet': grpc.unary_stream_rpc_method_handler(
+                    servicer.ArchiveGet,
+                    request_deserializer=dockyard__api_dot_shim_dot_v1_dot_shim__pb2.PathRequest.FromString,
+                    response_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.DataChunk.SerializeToString,
+            ),
+            'ArchivePut': grpc.stream_unary_rpc_method_handler(
+                    servicer.ArchivePut,
+                    request_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.ArchivePutRequest.FromString,
+                    response_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -784,6 +833,87 @@ class Shim:
             '/dockyard_api.shim.v1.Shim/Stats',
             dockyard__api_dot_shim_dot_v1_dot_shim__pb2.TaskRef.SerializeToString,
             dockyard__api_dot_shim_dot_v1_dot_shim__pb2.StatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StatPath(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard_api.shim.v1.Shim/StatPath',
+            dockyard__api_dot_shim_dot_v1_dot_shim__pb2.PathRequest.SerializeToString,
+            dockyard__api_dot_types_dot_v1_dot_types__pb2.PathStat.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchiveGet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/dockyard_api.shim.v1.Shim/ArchiveGet',
+            dockyard__api_dot_shim_dot_v1_dot_shim__pb2.PathRequest.SerializeToString,
+            dockyard__api_dot_types_dot_v1_dot_types__pb2.DataChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchivePut(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/dockyard_api.shim.v1.Shim/ArchivePut',
+            dockyard__api_dot_types_dot_v1_dot_types__pb2.ArchivePutRequest.SerializeToString,
+            dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

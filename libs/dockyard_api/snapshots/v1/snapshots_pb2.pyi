@@ -7,6 +7,28 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class PathRequest(_message.Message):
+    __slots__ = ("key", "path")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    path: str
+    def __init__(self, key: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+
+class Change(_message.Message):
+    __slots__ = ("path", "kind")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    kind: int
+    def __init__(self, path: _Optional[str] = ..., kind: _Optional[int] = ...) -> None: ...
+
+class ChangesResponse(_message.Message):
+    __slots__ = ("changes",)
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[Change]
+    def __init__(self, changes: _Optional[_Iterable[_Union[Change, _Mapping]]] = ...) -> None: ...
+
 class PrepareSnapshotRequest(_message.Message):
     __slots__ = ("key", "parent")
     KEY_FIELD_NUMBER: _ClassVar[int]

@@ -60,6 +60,26 @@ class SnapshotsStub:
                 request_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.SerializeToString,
                 response_deserializer=dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.ListSnapshotsResponse.FromString,
                 _registered_method=True)
+        self.StatPath = channel.unary_unary(
+                '/dockyard_api.snapshots.v1.Snapshots/StatPath',
+                request_serializer=dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.PathRequest.SerializeToString,
+                response_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.PathStat.FromString,
+                _registered_method=True)
+        self.ArchiveGet = channel.unary_stream(
+                '/dockyard_api.snapshots.v1.Snapshots/ArchiveGet',
+                request_serializer=dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.PathRequest.SerializeToString,
+                response_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.DataChunk.FromString,
+                _registered_method=True)
+        self.ArchivePut = channel.stream_unary(
+                '/dockyard_api.snapshots.v1.Snapshots/ArchivePut',
+                request_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.ArchivePutRequest.SerializeToString,
+                response_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
+                _registered_method=True)
+        self.Changes = channel.unary_unary(
+                '/dockyard_api.snapshots.v1.Snapshots/Changes',
+                request_serializer=dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.SnapshotKey.SerializeToString,
+                response_deserializer=dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.ChangesResponse.FromString,
+                _registered_method=True)
 
 
 class SnapshotsServicer:
@@ -97,6 +117,36 @@ class SnapshotsServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def StatPath(self, request, context):
+        """Files of an active snapshot that no task has mounted (a created or stopped container, a
+        build step): the image-service mounts it privately for the call. Running containers go
+        through the shim-runner's rootfs instead (Shim.ArchiveGet/ArchivePut/StatPath).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchiveGet(self, request, context):
+        """A tar of `path` (Docker's archive API: the entry is named after the path's base name).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ArchivePut(self, request_iterator, context):
+        """First message `header`, then tar `data`, extracted under `path` (which must be a directory).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Changes(self, request, context):
+        """Changes of the active snapshot against its parent (docker diff): kind 0 modified, 1 added, 2 deleted.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SnapshotsServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -124,6 +174,26 @@ def add_SnapshotsServicer_to_server(servicer, server):
                     servicer.List,
                     request_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
                     response_serializer=dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.ListSnapshotsResponse.SerializeToString,
+            ),
+            'StatPath': grpc.unary_unary_rpc_method_handler(
+                    servicer.StatPath,
+                    request_deserializer=dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.PathRequest.FromString,
+                    response_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.PathStat.SerializeToString,
+            ),
+            'ArchiveGet': grpc.unary_stream_rpc_method_handler(
+                    servicer.ArchiveGet,
+                    request_deserializer=dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.PathRequest.FromString,
+                    response_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.DataChunk.SerializeToString,
+            ),
+            'ArchivePut': grpc.stream_unary_rpc_method_handler(
+                    servicer.ArchivePut,
+                    request_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.ArchivePutRequest.FromString,
+                    response_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.SerializeToString,
+            ),
+            'Changes': grpc.unary_unary_rpc_method_handler(
+                    servicer.Changes,
+                    request_deserializer=dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.SnapshotKey.FromString,
+                    response_serializer=dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.ChangesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -261,6 +331,114 @@ class Snapshots:
             '/dockyard_api.snapshots.v1.Snapshots/List',
             dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.SerializeToString,
             dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.ListSnapshotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StatPath(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard_api.snapshots.v1.Snapshots/StatPath',
+            dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.PathRequest.SerializeToString,
+            dockyard__api_dot_types_dot_v1_dot_types__pb2.PathStat.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchiveGet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/dockyard_api.snapshots.v1.Snapshots/ArchiveGet',
+            dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.PathRequest.SerializeToString,
+            dockyard__api_dot_types_dot_v1_dot_types__pb2.DataChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ArchivePut(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_unary(
+            request_iterator,
+            target,
+            '/dockyard_api.snapshots.v1.Snapshots/ArchivePut',
+            dockyard__api_dot_types_dot_v1_dot_types__pb2.ArchivePutRequest.SerializeToString,
+            dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Changes(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard_api.snapshots.v1.Snapshots/Changes',
+            dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.SnapshotKey.SerializeToString,
+            dockyard__api_dot_snapshots_dot_v1_dot_snapshots__pb2.ChangesResponse.FromString,
             options,
             channel_credentials,
             insecure,
