@@ -57,7 +57,8 @@ class Networks:
 def stack():
     if os.geteuid() != 0:
         pytest.fail("integration tests need root")
-    with TestStack(services=["network"]) as s:
+    # No resolver upstream: tests only ask our names, and nothing may leave this machine.
+    with TestStack(services=["network"], extra_env={"DOCKYARD_DNS_UPSTREAMS": "none"}) as s:
         s.bridges = {s.env["DOCKYARD_BRIDGE_NAME"]}
         try:
             yield s
@@ -71,7 +72,7 @@ def stack():
             assert not left_links, "teardown left links: %s" % left_links
             assert not left_ns, "teardown left netns files: %s" % left_ns
             prefix = s.env["DOCKYARD_IPTABLES_CHAIN_PREFIX"]
-            for table in ("filter", "nat"):
+            for table in ("filter", "nat", "raw"):
                 rules = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True,
                                        text=True).stdout
                 assert prefix not in rules, "teardown left iptables rules:\n" + rules
@@ -80,6 +81,33 @@ def stack():
 def _all_links():
     with IPRoute() as ipr:
         return {l.get_attr("IFLA_IFNAME") for l in ipr.get_links()}
+
+
+class Procs:
+    """Test servers started inside sandboxes (nsenter --net=...); killed before teardown, as
+    they hold their netns."""
+
+    def __init__(self):
+        self.procs = []
+
+    def start(self, netns_path, *argv):
+        p = subprocess.Popen(["nsenter", "--net=" + netns_path, *argv],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(p)
+        return p
+
+    def stop_all(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+            p.wait()
+
+
+@pytest.fixture
+def procs(stack):
+    p = Procs()
+    yield p
+    p.stop_all()
 
 
 @pytest.fixture

@@ -6,8 +6,10 @@ from dockyard_api.networks.v1.networks_pb2_grpc import add_NetworksServicer_to_s
 from dockyard_common import grpcutil, logsetup
 from dockyard_common.paths import Layout
 
+from . import dnsfiles
 from .bridge import Links
 from .config import NetConfig
+from .dnsserver import DnsServer
 from .firewall import Firewall
 from .manager import NetworkManager
 from .server import NetworksServicer
@@ -21,12 +23,22 @@ def quiet_libraries():
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def upstreams(cfg, resolv_conf="/etc/resolv.conf"):
+    """Where the embedded DNS forwards names that are not ours: the configured list, else the
+    host's nameservers (reached from the host's namespace, so local ones work too)."""
+    if cfg.dns_upstreams is not None:
+        return list(cfg.dns_upstreams)
+    return [(ip, 53) for ip in dnsfiles.nameservers(dnsfiles.read_text(resolv_conf))]
+
+
 def main():
     logsetup.setup("network")
     quiet_libraries()
     layout = Layout.from_env()
     cfg = NetConfig.from_env(layout=layout)
-    manager = NetworkManager(cfg, Links(), firewall=Firewall(cfg.chain_prefix))
+    dns = DnsServer(upstreams=upstreams(cfg))
+    dns.start()
+    manager = NetworkManager(cfg, Links(), firewall=Firewall(cfg.chain_prefix), dns=dns)
     server = grpcutil.Server(layout.socket("network"))
     server.add(add_NetworksServicer_to_server, NetworksServicer(manager),
                "dockyard_api.networks.v1.Networks")

@@ -65,6 +65,7 @@ class Links:
                     if exc.code != errno.EEXIST:
                         raise
             ipr.link("set", index=idx, state="up")
+        set_route_localnet(name)
 
     def delete_link(self, name):
         """Delete a link (bridge or host-side veth) if it exists."""
@@ -131,6 +132,18 @@ class Links:
 
     def set_default_route(self, netns_path, gateway, ifname):
         netns.run_in(netns_path, _replace_default, str(gateway), ifname)
+
+
+def set_route_localnet(bridge):
+    """Let DNATed packets from the host's 127.0.0.1 be routed out of this bridge (published
+    ports on loopback, Docker's userland-proxy=false mode); firewall.py drops the reverse
+    direction (containers reaching the host's loopback)."""
+    path = "/proc/sys/net/ipv4/conf/%s/route_localnet" % bridge
+    try:
+        with open(path, "w") as f:
+            f.write("1")
+    except OSError as exc:
+        log.warning("cannot enable route_localnet on %s: %s", bridge, exc)
 
 
 def _configure_peer(peer, ifname, mac, address, prefixlen, gateway):

@@ -16,6 +16,8 @@ class NetConfig:
     chain_prefix: str = "DOCKYARD"
     pool: str = "10.214.0.0/16"
     pool_prefix: int = 24
+    # Resolvers for names the embedded DNS does not know: None = the host's resolv.conf.
+    dns_upstreams: tuple = None
 
     @classmethod
     def from_env(cls, env=None, layout=None):
@@ -28,6 +30,7 @@ class NetConfig:
             bridge_subnet=env.get("DOCKYARD_BRIDGE_SUBNET") or "10.212.0.0/16",
             chain_prefix=env.get("DOCKYARD_IPTABLES_CHAIN_PREFIX") or "DOCKYARD",
             pool=env.get("DOCKYARD_NETWORK_POOL") or "10.214.0.0/16",
+            dns_upstreams=parse_upstreams(env.get("DOCKYARD_DNS_UPSTREAMS")),
         )
         ipaddress.ip_network(cfg.bridge_subnet)  # fail early on a bad value
         ipaddress.ip_network(cfg.pool)
@@ -46,3 +49,24 @@ class NetConfig:
 
     def netns_path(self, container_id):
         return os.path.join(self.netns_dir, "dy-" + container_id[:12])
+
+
+def parse_upstreams(value):
+    """DOCKYARD_DNS_UPSTREAMS: unset -> None (the host's resolv.conf); "none" -> no forwarding;
+    else a comma-separated list of "ip", "ip:port" or "[ipv6]:port"."""
+    if value is None or not value.strip():
+        return None
+    if value.strip().lower() == "none":
+        return ()
+    out = []
+    for item in value.split(","):
+        item = item.strip()
+        host, port = item, 53
+        if item.startswith("["):
+            host, _, rest = item[1:].partition("]")
+            port = int(rest[1:]) if rest.startswith(":") else 53
+        elif item.count(":") == 1:
+            host, port = item.split(":")[0], int(item.split(":")[1])
+        ipaddress.ip_address(host)  # fail early on a bad value
+        out.append((host, port))
+    return tuple(out)

@@ -74,6 +74,23 @@ def render_resolv_conf(host_text, embedded_dns=False):
     return "\n".join(kept).rstrip("\n") + "\n"
 
 
+def nameservers(resolv_text):
+    """The nameserver addresses of a resolv.conf (for the embedded DNS to forward to)."""
+    out = []
+    for line in resolv_text.splitlines():
+        parts = line.split()
+        if len(parts) >= 2 and parts[0] == "nameserver":
+            addr = parts[1].split("%")[0]  # drop an IPv6 zone
+            if addr not in out:
+                out.append(addr)
+    return out
+
+
+def is_embedded(resolv_text):
+    """Does this resolv.conf point at the embedded DNS server?"""
+    return any(line.split()[:2] == ["nameserver", EMBEDDED_DNS] for line in resolv_text.splitlines())
+
+
 def write_in_place(path, text):
     """Replace the content of `path` keeping its inode (it may be bind-mounted)."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)

@@ -1,13 +1,19 @@
 """Our iptables chains (the `iptables` binary; see README.md for why not nftables directly).
 
-Two chains named from DOCKYARD_IPTABLES_CHAIN_PREFIX, each hooked once at the top of the
-built-in chain, so that nothing of Docker's (DOCKER*, docker0) is ever touched:
+Chains named from DOCKYARD_IPTABLES_CHAIN_PREFIX, each hooked once at the top of a built-in chain,
+so that nothing of Docker's (DOCKER*, docker0) is ever touched:
 
 - filter <P>-FORWARD (from FORWARD): traffic inside a bridge is accepted (with br_netfilter
   loaded and a DROP policy, as a Docker host has, it would be dropped otherwise); traffic between
-  two of our bridges is dropped (isolation); internal networks get no way out.
+  two of our bridges is dropped (isolation); internal networks get no way out; forwarded traffic
+  to a published container port is accepted.
 - nat <P>-POSTROUTING (from POSTROUTING): masquerade of each non-internal subnet leaving its
-  bridge.
+  bridge; of loopback sources sent to a bridge with published ports (the host reaching
+  127.0.0.1:<port>, DNATed in OUTPUT); hairpin (a container reaching its own published port).
+- nat <P>-PORTS (from PREROUTING and OUTPUT, for local destinations): DNAT of published ports,
+  Docker's `--userland-proxy=false` mode. Loopback works because the bridge has route_localnet=1.
+- raw <P>-PREROUTING (from PREROUTING): drop packets for 127.0.0.0/8 arriving on a bridge with
+  route_localnet=1, so containers cannot reach the host's loopback-only services through it.
 
 Chains are rewritten whole with `iptables-restore --noflush`, atomically per table.
 """
@@ -17,22 +23,32 @@ import subprocess
 
 log = logging.getLogger(__name__)
 
+LOCAL_DST = ("-m", "addrtype", "--dst-type", "LOCAL")
+
 
 class Firewall:
     def __init__(self, prefix, binary="iptables"):
         self.binary = binary
         self.forward = prefix + "-FORWARD"
         self.postrouting = prefix + "-POSTROUTING"
-        self._hooks = (("filter", "FORWARD", self.forward), ("nat", "POSTROUTING", self.postrouting))
+        self.ports = prefix + "-PORTS"
+        self.raw = prefix + "-PREROUTING"
+        # (table, built-in chain, match before the jump, our chain)
+        self._hooks = (("filter", "FORWARD", (), self.forward),
+                       ("nat", "POSTROUTING", (), self.postrouting),
+                       ("nat", "PREROUTING", LOCAL_DST, self.ports),
+                       ("nat", "OUTPUT", LOCAL_DST, self.ports),
+                       ("raw", "PREROUTING", (), self.raw))
 
     def _run(self, *args, check=True, stdin=None):
         return subprocess.run([self.binary, "-w", *args] if stdin is None else [*args],
                               input=stdin, capture_output=True, text=True, check=check, timeout=30)
 
     @staticmethod
-    def rules(networks):
-        """(filter rules, nat rules) for a list of dicts with bridge, subnet, internal."""
-        filt, nat = [], []
+    def rules(networks, ports=()):
+        """{table: rules} for networks (dicts with bridge, subnet, internal) and published ports
+        (dicts with bridge, ip (the container's), protocol, host_ip, host_port, container_port)."""
+        filt, nat, dnat, raw = [], [], [], []
         bridges = [n["bridge"] for n in networks]
         for n in networks:
             br = n["bridge"]
@@ -47,25 +63,49 @@ class Firewall:
                 filt.append("-o %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT" % br)
                 filt.append("-i %s ! -o %s -j ACCEPT" % (br, br))
                 nat.append("-s %s ! -o %s -j MASQUERADE" % (n["subnet"], br))
-        return filt, nat
+        with_ports = []
+        for p in ports:
+            br, proto = p["bridge"], p["protocol"]
+            if br not in with_ports:
+                with_ports.append(br)
+            dest = "" if p["host_ip"] == "0.0.0.0" else "-d %s/32 " % p["host_ip"]
+            dnat.append("%s-p %s -m %s --dport %d -j DNAT --to-destination %s:%d" % (
+                dest, proto, proto, p["host_port"], p["ip"], p["container_port"]))
+            filt.append("-d %s/32 ! -i %s -o %s -p %s -m %s --dport %d -j ACCEPT" % (
+                p["ip"], br, br, proto, proto, p["container_port"]))
+            nat.append("-s %s/32 -d %s/32 -p %s -m %s --dport %d -j MASQUERADE" % (
+                p["ip"], p["ip"], proto, proto, p["container_port"]))
+        for br in with_ports:
+            nat.append("-s 127.0.0.0/8 -o %s -j MASQUERADE" % br)
+            raw.append("-d 127.0.0.0/8 -i %s -j DROP" % br)
+        return {"filter": filt, "nat": nat, "dnat": dnat, "raw": raw}
 
-    def sync(self, networks):
-        """Make our chains say exactly what `networks` need, and hook them."""
-        filt, nat = self.rules(networks)
+    def render(self, networks, ports=()):
+        """The iptables-restore input that makes our chains say exactly `rules()`."""
+        r = self.rules(networks, ports)
         text = ["*filter", ":%s - [0:0]" % self.forward]
-        text += ["-A %s %s" % (self.forward, r) for r in filt]
-        text += ["COMMIT", "*nat", ":%s - [0:0]" % self.postrouting]
-        text += ["-A %s %s" % (self.postrouting, r) for r in nat]
+        text += ["-A %s %s" % (self.forward, x) for x in r["filter"]]
+        text += ["COMMIT", "*nat", ":%s - [0:0]" % self.postrouting, ":%s - [0:0]" % self.ports]
+        text += ["-A %s %s" % (self.postrouting, x) for x in r["nat"]]
+        text += ["-A %s %s" % (self.ports, x) for x in r["dnat"]]
+        text += ["COMMIT", "*raw", ":%s - [0:0]" % self.raw]
+        text += ["-A %s %s" % (self.raw, x) for x in r["raw"]]
         text += ["COMMIT", ""]
-        self._run(self.binary + "-restore", "-w", "--noflush", stdin="\n".join(text))
-        for table, builtin, chain in self._hooks:
-            if self._run("-t", table, "-C", builtin, "-j", chain, check=False).returncode != 0:
-                self._run("-t", table, "-I", builtin, "1", "-j", chain)
+        return "\n".join(text)
+
+    def sync(self, networks, ports=()):
+        """Make our chains say exactly what `networks` and `ports` need, and hook them."""
+        self._run(self.binary + "-restore", "-w", "--noflush", stdin=self.render(networks, ports))
+        for table, builtin, match, chain in self._hooks:
+            if self._run("-t", table, "-C", builtin, *match, "-j", chain, check=False).returncode:
+                self._run("-t", table, "-I", builtin, "1", *match, "-j", chain)
 
     def remove_all(self):
         """Unhook and delete our chains (teardown); missing ones are fine."""
-        for table, builtin, chain in self._hooks:
-            while self._run("-t", table, "-D", builtin, "-j", chain, check=False).returncode == 0:
+        for table, builtin, match, chain in self._hooks:
+            while self._run("-t", table, "-D", builtin, *match, "-j", chain,
+                            check=False).returncode == 0:
                 pass
+        for table, _, _, chain in self._hooks:
             self._run("-t", table, "-F", chain, check=False)
             self._run("-t", table, "-X", chain, check=False)

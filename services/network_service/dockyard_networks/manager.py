@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from dockyard_common import ids
 from dockyard_common.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 
-from . import dnsfiles, ipam
+from . import dnsfiles, dnsrecords, ipam, portmap
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -46,10 +46,13 @@ def _is_hex(s):
 
 
 class NetworkManager:
-    def __init__(self, cfg, links, store=None, host_files=None, firewall=None):
+    def __init__(self, cfg, links, store=None, host_files=None, firewall=None, ports=None,
+                 dns=None):
         self.cfg = cfg
         self.links = links
         self.firewall = firewall
+        self.ports = ports if ports is not None else portmap.PortAllocator()
+        self.dns = dns  # a DnsServer (None: no embedded DNS, as in most unit tests)
         self.store = store or Store(cfg.db_path)
         self.host = host_files or HostFiles()
         self.lock = threading.RLock()
@@ -95,18 +98,34 @@ class NetworkManager:
                     log.info("sandbox gone, dropping its endpoints",
                              extra={"container_id": sb["container_id"]})
                     self._destroy_sandbox(sb)
+            for row in self.store.ports():
+                self.ports.hold(_binding(row))
             self._sync_firewall()
+            self._refresh_dns()
 
-    def _sync_firewall(self):
+    def _sync_firewall(self, strict=False):
+        """Rewrite our chains from network.db. `strict`: raise on failure (published ports
+        need the rules; bridged traffic alone still flows with a FORWARD policy of ACCEPT)."""
         if self.firewall is None:
             return
         nets = [{"bridge": n["bridge_name"], "subnet": n["subnet"], "internal": n["internal"]}
                 for n in self.store.networks() if n["driver"] == "bridge"]
+        ports = [p for p in self.store.published() if p["ip"] and not p["internal"]]
         try:
-            self.firewall.sync(nets)
+            self.firewall.sync(nets, ports)
         except Exception as exc:
-            # Bridged traffic still flows on a host whose FORWARD policy is ACCEPT.
+            if strict:
+                raise
             log.warning("cannot update iptables rules: %s", getattr(exc, "stderr", "") or exc)
+
+    def _refresh_dns(self):
+        """Hand the embedded DNS server the names of now, and the sandboxes it must serve."""
+        if self.dns is None:
+            return
+        sandboxes = self.store.sandboxes()
+        records = dnsrecords.build(self.store.networks(), self.store.endpoints(), sandboxes)
+        paths = {s["container_id"]: s["netns_path"] for s in sandboxes}
+        self.dns.update(records, {cid: paths[cid] for cid in records.views})
 
     def _add_network(self, name, driver, **values):
         net_id = ids.new_id()
@@ -230,9 +249,10 @@ class NetworkManager:
 
     # ------------------------------------------------------------------ endpoints
     def attach(self, container_id, network, aliases=(), ipv4_address="", hostname="",
-               domainname="", extra_hosts=(), container_name=""):
+               domainname="", extra_hosts=(), container_name="", port_bindings=()):
         if not container_id:
             raise InvalidArgument("container id is required")
+        wanted = [portmap.normalise(b) for b in port_bindings]
         for entry in extra_hosts:
             try:
                 dnsfiles.parse_extra_host(entry)
@@ -261,12 +281,15 @@ class NetworkManager:
                                           extra_hosts, container_name)
                 created = True
             try:
-                ep = self._join(sb, net, list(aliases), requested, mine)
+                ep = self._join(sb, net, list(aliases), requested, mine, wanted)
             except BaseException:
                 if created:
                     self._destroy_sandbox(sb)
                 raise
             self._write_hosts(sb)
+            if dnsrecords.is_user_network(net) and not created:
+                self._use_embedded_dns(sb)
+            self._refresh_dns()
             return self._endpoint_view(ep, net, sb)
 
     def _create_sandbox(self, container_id, net, hostname, domainname, extra_hosts, name):
@@ -295,68 +318,114 @@ class NetworkManager:
         log.info("sandbox created", extra={"container_id": container_id, "netns": netns_path})
         return self.store.sandbox(container_id)
 
-    def _join(self, sb, net, aliases, requested, mine):
+    def _use_embedded_dns(self, sb):
+        """A sandbox joining its first user network gets 127.0.0.11 (as Docker's resolver
+        start rewrites resolv.conf); the file is bind-mounted, so it is rewritten in place."""
+        path = os.path.join(sb["files_dir"], "resolv.conf")
+        if not dnsfiles.is_embedded(dnsfiles.read_text(path)):
+            dnsfiles.write_in_place(path, dnsfiles.render_resolv_conf(
+                dnsfiles.read_text(self.host.resolv_conf), embedded_dns=True))
+
+    def _join(self, sb, net, aliases, requested, mine, wanted=()):
         ep = {"endpoint_id": ids.new_id(), "container_id": sb["container_id"],
               "network_id": net["id"], "aliases": aliases, "created": ids.now_rfc3339()}
-        if net["driver"] == "bridge":
-            subnet = ipaddress.ip_network(net["subnet"])
-            gateway = ipaddress.ip_address(net["gateway"])
-            ip = ipam.allocate(subnet, gateway,
-                               {ipaddress.ip_address(a) for a in self.store.allocated(net["id"])},
-                               ip_range=net["ip_range"] or None, requested=requested,
-                               network_name="%s (%s)" % (net["name"], net["id"][:12]))
-            used = {e["interface"] for e in mine}
-            ifname = next("eth%d" % i for i in range(len(used) + 1) if "eth%d" % i not in used)
-            wants_route = not net["internal"] and not any(e["default_route"] for e in mine)
-            mac = ipam.mac_for(ip)
-            self._ensure_bridge(net)
-            host_veth = self.links.add_endpoint(net["bridge_name"], sb["netns_path"], ifname, mac,
-                                                ip, subnet.prefixlen,
-                                                gateway if wants_route else None)
-            ep.update(ip=str(ip), prefix_len=subnet.prefixlen, gateway=str(gateway), mac=mac,
-                      interface=ifname, host_veth=host_veth, default_route=int(wants_route))
+        published = []
         try:
+            if net["driver"] == "bridge":
+                published = self._bridge_endpoint(sb, net, ep, requested, mine, wanted)
             with self.store.transaction():
                 self.store.add_endpoint(**ep)
                 if ep.get("ip"):
                     self.store.allocate(net["id"], ep["ip"], ep["endpoint_id"])
+                for seq, b in enumerate(published):
+                    self.store.add_port(endpoint_id=ep["endpoint_id"], seq=seq, **b.as_dict())
         except BaseException:
+            self.ports.release(published)
             if ep.get("host_veth"):
                 self.links.remove_endpoint(ep["host_veth"])
             raise
+        if published:
+            try:
+                self._sync_firewall(strict=True)
+            except Exception as exc:
+                self._leave(self.store.endpoint(sb["container_id"], net["id"]), sb)
+                self._sync_firewall()
+                raise FailedPrecondition("driver failed programming external connectivity on "
+                                         "endpoint %s (%s): %s" % (
+                                             _ep_name(sb), ep["endpoint_id"],
+                                             (getattr(exc, "stderr", "") or str(exc)).strip()))
         log.info("endpoint joined", extra={"container_id": sb["container_id"],
                                            "network": net["name"], "ip": ep.get("ip", "")})
         return self.store.endpoint(sb["container_id"], net["id"])
 
+    def _bridge_endpoint(self, sb, net, ep, requested, mine, wanted):
+        """Address, published ports and veth of a bridge endpoint (fills `ep`); returns the
+        published Bindings, held."""
+        subnet = ipaddress.ip_network(net["subnet"])
+        gateway = ipaddress.ip_address(net["gateway"])
+        ip = ipam.allocate(subnet, gateway,
+                           {ipaddress.ip_address(a) for a in self.store.allocated(net["id"])},
+                           ip_range=net["ip_range"] or None, requested=requested,
+                           network_name="%s (%s)" % (net["name"], net["id"][:12]))
+        used = {e["interface"] for e in mine}
+        ifname = next("eth%d" % i for i in range(len(used) + 1) if "eth%d" % i not in used)
+        wants_route = not net["internal"] and not any(e["default_route"] for e in mine)
+        mac = ipam.mac_for(ip)
+        published = []
+        if wanted and not net["internal"]:  # internal networks publish nothing (as Docker)
+            taken = [_binding(r) for r in self.store.ports()]
+            published = self.ports.allocate(wanted, taken, _ep_name(sb), ep["endpoint_id"])
+        try:
+            self._ensure_bridge(net)
+            host_veth = self.links.add_endpoint(net["bridge_name"], sb["netns_path"], ifname,
+                                                mac, ip, subnet.prefixlen,
+                                                gateway if wants_route else None)
+        except BaseException:
+            self.ports.release(published)
+            raise
+        ep.update(ip=str(ip), prefix_len=subnet.prefixlen, gateway=str(gateway), mac=mac,
+                  interface=ifname, host_veth=host_veth, default_route=int(wants_route))
+        return published
+
     def detach(self, container_id, network=""):
-        """Leave one network, or with network "" leave all and destroy the sandbox (idempotent)."""
+        """Leave one network (NotFound when not on it), or with network "" leave all and
+        destroy the sandbox (idempotent)."""
         with self.lock:
             if not network:
                 sb = self.store.sandbox(container_id)
                 if sb:
                     self._destroy_sandbox(sb)
+                    self._refresh_dns()
                 return
             net = self.resolve(network)
             ep = self.store.endpoint(container_id, net["id"])
             if ep is None:
-                return
+                raise NotFound("container %s is not connected to network %s"
+                               % (container_id, net["name"]))
             sb = self.store.sandbox(container_id)
-            self._leave(ep, sb)
             if sb and sb["mode"] == "host":
                 self._destroy_sandbox(sb)
                 return
+            if self._leave(ep, sb):
+                self._sync_firewall()
             if sb and ep["default_route"]:
                 self._move_default_route(sb)
             if sb:
                 self._write_hosts(sb)
+            self._refresh_dns()
 
     def _leave(self, ep, sb):
+        """Remove one endpoint; True when it had published ports (the caller syncs the
+        firewall)."""
+        ports = [_binding(r) for r in self.store.ports(ep["endpoint_id"])]
         if ep["host_veth"] or ep["interface"]:
             self.links.remove_endpoint(ep["host_veth"], sb["netns_path"] if sb else "",
                                        ep["interface"])
         self.store.delete_endpoint(ep["endpoint_id"])
+        self.ports.release(ports)
         log.info("endpoint left", extra={"container_id": ep["container_id"],
                                          "network_id": ep["network_id"]})
+        return bool(ports)
 
     def _move_default_route(self, sb):
         """The gateway endpoint left: route through another one, as Docker picks a new one."""
@@ -372,12 +441,19 @@ class NetworkManager:
                 return
 
     def _destroy_sandbox(self, sb):
+        if self.dns is not None:
+            self.dns.forget(sb["container_id"])  # its sockets would keep the netns alive
+        had_ports = False
         for ep in self.store.endpoints(container_id=sb["container_id"]):
             try:
-                self._leave(ep, None)  # deleting the host side removes the pair
+                had_ports |= self._leave(ep, None)  # deleting the host side removes the pair
             except Exception:
                 log.exception("cannot remove endpoint", extra={"container_id": ep["container_id"]})
+                had_ports |= bool(self.store.ports(ep["endpoint_id"]))
+                self.ports.release([_binding(r) for r in self.store.ports(ep["endpoint_id"])])
                 self.store.delete_endpoint(ep["endpoint_id"])
+        if had_ports:
+            self._sync_firewall()
         if sb["netns_path"]:
             self.links.remove_sandbox(sb["netns_path"])
         shutil.rmtree(sb["files_dir"], ignore_errors=True)
@@ -414,12 +490,28 @@ class NetworkManager:
     def _endpoint_view(self, ep, net, sb):
         """An endpoint row joined with its network and sandbox (what the API returns)."""
         files = sb["files_dir"] if sb else self.cfg.sandbox_files_dir(ep["container_id"])
+        names = []
+        if dnsrecords.is_user_network(net) and sb and sb["mode"] == "netns":
+            names = dnsrecords.dns_names(sb["container_name"], ep["container_id"], ep["aliases"])
         return dict(ep, network_name=net["name"] if net else "",
+                    port_bindings=[_binding(r).as_dict()
+                                   for r in self.store.ports(ep["endpoint_id"])],
+                    dns_names=names,
                     netns_path=sb["netns_path"] if sb else "",
                     hosts_path=os.path.join(files, "hosts"),
                     resolv_conf_path=os.path.join(files, "resolv.conf"),
                     hostname_path=os.path.join(files, "hostname"),
                     container_name=sb["container_name"] if sb else "")
+
+
+def _binding(row):
+    return portmap.Binding(row["protocol"], row["host_ip"], row["host_port"],
+                           row["container_port"])
+
+
+def _ep_name(sb):
+    """The endpoint name in Docker's messages: the container's name."""
+    return sb["container_name"].lstrip("/") or sb["container_id"][:12]
 
 
 def _labels_match(labels, filters):

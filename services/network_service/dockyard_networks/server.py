@@ -13,7 +13,14 @@ def endpoint_pb(view):
     return pb.Endpoint(ip_address=view.get("ip") or "", prefix_len=view.get("prefix_len") or 0,
                        gateway=view.get("gateway") or "", mac_address=view.get("mac") or "",
                        aliases=view.get("aliases") or [],
+                       port_bindings=[pb.PortBinding(**b) for b in view.get("port_bindings") or []],
+                       dns_names=view.get("dns_names") or [],
                        **{k: view.get(k) or "" for k in _ENDPOINT_FIELDS})
+
+
+def binding_dict(b):
+    return {"host_ip": b.host_ip, "host_port": b.host_port, "container_port": b.container_port,
+            "protocol": b.protocol}
 
 
 def network_pb(net, endpoints, manager):
@@ -57,7 +64,8 @@ class NetworksServicer(networks_pb2_grpc.NetworksServicer):
         view = self.m.attach(request.container_id, request.network, aliases=list(request.aliases),
                              ipv4_address=request.ipv4_address, hostname=request.hostname,
                              domainname=request.domainname, extra_hosts=list(request.extra_hosts),
-                             container_name=request.container_name)
+                             container_name=request.container_name,
+                             port_bindings=[binding_dict(b) for b in request.port_bindings])
         return endpoint_pb(view)
 
     def Detach(self, request, context):

@@ -1,4 +1,4 @@
-"""network.db: networks, IPAM allocations, endpoints and sandboxes (SQLite, WAL).
+"""network.db: networks, IPAM allocations, endpoints, sandboxes, published ports (SQLite, WAL).
 
 One connection shared by the service's threads; the manager serialises writes with its lock.
 Rows come back as plain dicts (JSON columns decoded).
@@ -55,6 +55,15 @@ CREATE TABLE IF NOT EXISTS endpoints (
     default_route INTEGER NOT NULL DEFAULT 0,
     created TEXT NOT NULL,
     UNIQUE (container_id, network_id)
+);
+CREATE TABLE IF NOT EXISTS ports (
+    endpoint_id TEXT NOT NULL,
+    protocol TEXT NOT NULL,
+    host_ip TEXT NOT NULL,
+    host_port INTEGER NOT NULL,
+    container_port INTEGER NOT NULL,
+    seq INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (endpoint_id, protocol, host_ip, host_port)
 );
 """
 
@@ -176,7 +185,28 @@ class Store:
 
     def delete_endpoint(self, endpoint_id):
         self.release(endpoint_id)
+        self._exec("DELETE FROM ports WHERE endpoint_id = ?", (endpoint_id,))
         self._exec("DELETE FROM endpoints WHERE endpoint_id = ?", (endpoint_id,))
+
+    # published ports ----------------------------------------------------------
+    def add_port(self, **values):
+        self._insert("ports", values)
+
+    def ports(self, endpoint_id=None):
+        """Bindings of one endpoint (in the order given), or of all endpoints."""
+        if endpoint_id is None:
+            return self._exec("SELECT * FROM ports ORDER BY endpoint_id, seq").fetchall()
+        return self._exec("SELECT * FROM ports WHERE endpoint_id = ? ORDER BY seq",
+                          (endpoint_id,)).fetchall()
+
+    def published(self):
+        """Every binding with its container address and bridge (what the NAT rules need)."""
+        return self._exec(
+            "SELECT p.*, e.ip AS ip, e.container_id AS container_id, n.bridge_name AS bridge, "
+            "n.internal AS internal FROM ports p "
+            "JOIN endpoints e ON e.endpoint_id = p.endpoint_id "
+            "JOIN networks n ON n.id = e.network_id ORDER BY e.created, p.endpoint_id, p.seq"
+        ).fetchall()
 
 
 class _Tx:

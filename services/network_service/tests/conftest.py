@@ -4,6 +4,7 @@ import pytest
 
 from dockyard_networks.config import NetConfig
 from dockyard_networks.manager import HostFiles, NetworkManager
+from dockyard_networks.portmap import PortAllocator
 
 
 class FakeLinks:
@@ -58,6 +59,39 @@ class FakeLinks:
                 info["gateway"] = str(gateway)
 
 
+class FakeBind:
+    """Stands in for binding reservation sockets: `busy` ports fail as if another program had
+    them; `held` is what is bound now."""
+
+    def __init__(self, busy=()):
+        self.busy = set(busy)
+        self.held = set()
+
+    def __call__(self, b):
+        if (b.protocol, b.host_port) in self.busy:
+            raise OSError(98, "Address already in use")
+        self.held.add(b.key())
+        return _FakeSocket(self, b.key())
+
+
+class _FakeSocket:
+    def __init__(self, owner, key):
+        self.owner, self.key = owner, key
+
+    def close(self):
+        self.owner.held.discard(self.key)
+
+
+@pytest.fixture
+def binder():
+    return FakeBind()
+
+
+@pytest.fixture
+def ports(binder):
+    return PortAllocator(bind=binder, ephemeral=(49153, 49160))
+
+
 @pytest.fixture
 def host_files(tmp_path):
     etc = tmp_path / "etc"
@@ -82,9 +116,9 @@ def links():
 
 
 @pytest.fixture
-def manager(cfg, links, host_files):
+def manager(cfg, links, host_files, ports):
     os.makedirs(cfg.netns_dir, exist_ok=True)
-    m = NetworkManager(cfg, links, host_files=host_files)
+    m = NetworkManager(cfg, links, host_files=host_files, ports=ports)
     m.reconcile()
     yield m
     m.store.close()

@@ -167,14 +167,15 @@ def test_host_network(manager, links):
     assert manager.endpoints(C1) == [] and not os.path.exists(os.path.dirname(ep["hosts_path"]))
 
 
-def test_detach_one_then_all_is_idempotent(manager, links):
+def test_detach_one_then_all(manager, links):
     manager.create("u")
     e0 = manager.attach(C1, "bridge")
     e1 = manager.attach(C1, "u")
     manager.detach(C1, "bridge")
     assert e0["host_veth"] not in links.links
     assert links.links[e1["host_veth"]]["gateway"] == e1["gateway"]  # default route moved
-    manager.detach(C1, "bridge")
+    with pytest.raises(NotFound, match="container %s is not connected to network bridge" % C1):
+        manager.detach(C1, "bridge")
     assert "10.213.0.2" not in open(e1["hosts_path"]).read()
     manager.detach(C1, "")
     manager.detach(C1, "")

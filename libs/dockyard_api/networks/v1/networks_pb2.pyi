@@ -121,7 +121,7 @@ class PruneNetworksResponse(_message.Message):
     def __init__(self, removed: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AttachRequest(_message.Message):
-    __slots__ = ("container_id", "network", "aliases", "ipv4_address", "hostname", "domainname", "extra_hosts", "container_name")
+    __slots__ = ("container_id", "network", "aliases", "ipv4_address", "hostname", "domainname", "extra_hosts", "container_name", "port_bindings")
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
@@ -130,6 +130,7 @@ class AttachRequest(_message.Message):
     DOMAINNAME_FIELD_NUMBER: _ClassVar[int]
     EXTRA_HOSTS_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
+    PORT_BINDINGS_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     network: str
     aliases: _containers.RepeatedScalarFieldContainer[str]
@@ -138,10 +139,23 @@ class AttachRequest(_message.Message):
     domainname: str
     extra_hosts: _containers.RepeatedScalarFieldContainer[str]
     container_name: str
-    def __init__(self, container_id: _Optional[str] = ..., network: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., ipv4_address: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., extra_hosts: _Optional[_Iterable[str]] = ..., container_name: _Optional[str] = ...) -> None: ...
+    port_bindings: _containers.RepeatedCompositeFieldContainer[PortBinding]
+    def __init__(self, container_id: _Optional[str] = ..., network: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., ipv4_address: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., extra_hosts: _Optional[_Iterable[str]] = ..., container_name: _Optional[str] = ..., port_bindings: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ...) -> None: ...
+
+class PortBinding(_message.Message):
+    __slots__ = ("host_ip", "host_port", "container_port", "protocol")
+    HOST_IP_FIELD_NUMBER: _ClassVar[int]
+    HOST_PORT_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_PORT_FIELD_NUMBER: _ClassVar[int]
+    PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    host_ip: str
+    host_port: int
+    container_port: int
+    protocol: str
+    def __init__(self, host_ip: _Optional[str] = ..., host_port: _Optional[int] = ..., container_port: _Optional[int] = ..., protocol: _Optional[str] = ...) -> None: ...
 
 class Endpoint(_message.Message):
-    __slots__ = ("container_id", "network_id", "network_name", "endpoint_id", "ip_address", "prefix_len", "gateway", "mac_address", "netns_path", "hosts_path", "resolv_conf_path", "hostname_path", "aliases", "interface", "container_name")
+    __slots__ = ("container_id", "network_id", "network_name", "endpoint_id", "ip_address", "prefix_len", "gateway", "mac_address", "netns_path", "hosts_path", "resolv_conf_path", "hostname_path", "aliases", "interface", "container_name", "port_bindings", "dns_names")
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -157,6 +171,8 @@ class Endpoint(_message.Message):
     ALIASES_FIELD_NUMBER: _ClassVar[int]
     INTERFACE_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
+    PORT_BINDINGS_FIELD_NUMBER: _ClassVar[int]
+    DNS_NAMES_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     network_id: str
     network_name: str
@@ -172,7 +188,9 @@ class Endpoint(_message.Message):
     aliases: _containers.RepeatedScalarFieldContainer[str]
     interface: str
     container_name: str
-    def __init__(self, container_id: _Optional[str] = ..., network_id: _Optional[str] = ..., network_name: _Optional[str] = ..., endpoint_id: _Optional[str] = ..., ip_address: _Optional[str] = ..., prefix_len: _Optional[int] = ..., gateway: _Optional[str] = ..., mac_address: _Optional[str] = ..., netns_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., interface: _Optional[str] = ..., container_name: _Optional[str] = ...) -> None: ...
+    port_bindings: _containers.RepeatedCompositeFieldContainer[PortBinding]
+    dns_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, container_id: _Optional[str] = ..., network_id: _Optional[str] = ..., network_name: _Optional[str] = ..., endpoint_id: _Optional[str] = ..., ip_address: _Optional[str] = ..., prefix_len: _Optional[int] = ..., gateway: _Optional[str] = ..., mac_address: _Optional[str] = ..., netns_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., interface: _Optional[str] = ..., container_name: _Optional[str] = ..., port_bindings: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ..., dns_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class DetachRequest(_message.Message):
     __slots__ = ("container_id", "network")

@@ -121,7 +121,8 @@ class NetworksServicer:
         raise NotImplementedError('Method not implemented!')
 
     def Detach(self, request, context):
-        """Leave one network; with network "" leave all and destroy the sandbox.
+        """Leave one network (NotFound "container X is not connected to network Y" when it is not
+        on it); with network "" leave all and destroy the sandbox (idempotent).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

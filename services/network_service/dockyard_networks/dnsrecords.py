@@ -1,0 +1,136 @@
+"""What the embedded DNS server answers (pure: no sockets; dnslib for the wire format).
+
+`build()` turns network.db rows into a `Records` snapshot after every change; the DNS thread only
+reads the current snapshot, which the manager swaps whole, so answers follow connect/disconnect
+at once. As Docker: only user-defined bridge networks resolve names; a container sees the names
+on the networks it is on (name, alias or short id, optionally suffixed ".<network>").
+"""
+
+import random
+
+from dnslib import PTR, QTYPE, RCODE, RR, A, DNSRecord
+
+TTL = 600  # Docker's embedded DNS answers with 600 s
+FORWARD = "forward"
+
+
+def is_user_network(net):
+    return bool(net) and net["driver"] == "bridge" and not net["predefined"]
+
+
+def dns_names(container_name, container_id, aliases):
+    """Names of an endpoint on a user network (inspect's DNSNames): name, short id, aliases."""
+    out = []
+    for n in [container_name.lstrip("/"), container_id[:12], *aliases]:
+        if n and n not in out:
+            out.append(n)
+    return out
+
+
+class Records:
+    def __init__(self):
+        # container id -> [(network name, {name: [ip, ...]}, {ip: ptr name})] in join order
+        self.views = {}
+        # container id -> may names not ours go upstream (on a non-internal user network)
+        self.forward = {}
+
+    def lookup(self, container_id, qname):
+        """IPv4 addresses of `qname` as seen by the container, or None when not ours."""
+        name = qname.rstrip(".").lower()
+        nets = self.views.get(container_id, ())
+        for _, table, _ in nets:
+            if name in table:
+                return list(table[name])
+        for net_name, table, _ in nets:
+            suffix = "." + net_name.lower()
+            if name.endswith(suffix) and name[:-len(suffix)] in table:
+                return list(table[name[:-len(suffix)]])
+        return None
+
+    def reverse(self, container_id, qname):
+        """The name of an in-addr.arpa query's address on the container's networks, or None."""
+        name = qname.rstrip(".").lower()
+        if not name.endswith(".in-addr.arpa"):
+            return None
+        parts = name[:-len(".in-addr.arpa")].split(".")
+        if len(parts) != 4:
+            return None
+        ip = ".".join(reversed(parts))
+        for _, _, ptr in self.views.get(container_id, ()):
+            if ip in ptr:
+                return ptr[ip]
+        return None
+
+    def serves(self, container_id):
+        return container_id in self.views
+
+
+def build(networks, endpoints, sandboxes):
+    """A Records snapshot from network.db rows (networks, endpoints in join order, sandboxes)."""
+    nets = {n["id"]: n for n in networks if is_user_network(n)}
+    names = {net_id: {} for net_id in nets}
+    ptrs = {net_id: {} for net_id in nets}
+    sbs = {s["container_id"]: s for s in sandboxes}
+    member = {}
+    for ep in endpoints:
+        net = nets.get(ep["network_id"])
+        sb = sbs.get(ep["container_id"])
+        if net is None or sb is None or sb["mode"] != "netns" or not ep["ip"]:
+            continue
+        member.setdefault(ep["container_id"], []).append(net["id"])
+        cname = sb["container_name"].lstrip("/")
+        for n in dns_names(cname, ep["container_id"], ep["aliases"]):
+            names[net["id"]].setdefault(n.lower(), []).append(ep["ip"])
+        ptrs[net["id"]][ep["ip"]] = "%s.%s" % (cname or ep["container_id"][:12], net["name"])
+    rec = Records()
+    for cid, net_ids in member.items():
+        rec.views[cid] = [(nets[i]["name"], names[i], ptrs[i]) for i in net_ids]
+        rec.forward[cid] = any(not nets[i]["internal"] for i in net_ids)
+    return rec
+
+
+def answer(records, container_id, data, can_forward=False):
+    """The reply (bytes) to a query from the container, FORWARD when it should go upstream,
+    None to drop it (not a query)."""
+    try:
+        req = DNSRecord.parse(data)
+    except Exception:
+        return None
+    if req.header.qr:
+        return None
+    reply = req.reply(ra=1 if can_forward else 0, aa=1)
+    if req.header.opcode != 0:
+        reply.header.rcode = RCODE.NOTIMP
+        return reply.pack()
+    if len(req.questions) != 1:
+        reply.header.rcode = RCODE.FORMERR
+        return reply.pack()
+    q = req.q
+    qname = str(q.qname)
+    if q.qtype == QTYPE.PTR:
+        target = records.reverse(container_id, qname)
+        if target:
+            reply.add_answer(RR(q.qname, QTYPE.PTR, rdata=PTR(target + "."), ttl=TTL))
+            return reply.pack()
+    else:
+        ips = records.lookup(container_id, qname)
+        if ips is not None:
+            if q.qtype in (QTYPE.A, QTYPE.ANY):
+                random.shuffle(ips)  # round robin between containers sharing an alias
+                for ip in ips:
+                    reply.add_answer(RR(q.qname, QTYPE.A, rdata=A(ip), ttl=TTL))
+            return reply.pack()  # AAAA and others of our names: NOERROR, no data
+    if can_forward and records.forward.get(container_id):
+        return FORWARD
+    reply.header.rcode = RCODE.NXDOMAIN
+    return reply.pack()
+
+
+def servfail(data):
+    """SERVFAIL for a query whose upstream did not answer (None if `data` does not parse)."""
+    try:
+        reply = DNSRecord.parse(data).reply()
+    except Exception:
+        return None
+    reply.header.rcode = RCODE.SERVFAIL
+    return reply.pack()
