@@ -1,0 +1,464 @@
+"""Image operations over Images (image-service) and Containers (usage checks): the shapes
+and rules of moby's daemon/images (inspect, list, delete conflicts, prune, import)."""
+
+import json
+import logging
+
+from dockyard_api.images.v1 import images_pb2
+from dockyard_api.containers.v1 import containers_pb2
+from dockyard_api.tasks.v1 import tasks_pb2
+from dockyard_api.types.v1 import types_pb2
+from dockyard_common import errors, ids
+
+from . import reference
+from .changes import apply_changes
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+
+_CONFIG_DEFAULTS = (("Hostname", ""), ("Domainname", ""), ("User", ""), ("AttachStdin", False),
+                    ("AttachStdout", False), ("AttachStderr", False), ("Tty", False),
+                    ("OpenStdin", False), ("StdinOnce", False), ("Env", None), ("Cmd", None),
+                    ("Image", ""), ("Volumes", None), ("WorkingDir", ""), ("Entrypoint", None),
+                    ("OnBuild", None), ("Labels", None))
+
+
+def short_id(image_id):
+    return ids.short(image_id)
+
+
+def image_config(img):
+    try:
+        return json.loads(img.config_json or b"{}")
+    except ValueError:
+        return {}
+
+
+def container_config(cfg):
+    """Docker's container Config as image inspect shows it (all the usual keys present)."""
+    inner = dict(cfg.get("config") or {})
+    out = {k: inner.get(k, d) for k, d in _CONFIG_DEFAULTS}
+    for k, v in inner.items():
+        if k not in out:
+            out[k] = v
+    return out
+
+
+def created_unix(img):
+    try:
+        return ids.rfc3339_to_ns(img.created) // 1_000_000_000
+    except ValueError:
+        return 0
+
+
+def labels_of(img):
+    return (image_config(img).get("config") or {}).get("Labels") or {}
+
+
+def summary(img, version_lt_143=False, version_lt_144=False, containers=-1, tags=None):
+    """An ImageSummary (GET /images/json)."""
+    repo_tags = list(img.repo_tags) if tags is None else tags
+    repo_digests = list(img.repo_digests)
+    if version_lt_143 and not repo_tags and not repo_digests:
+        repo_tags, repo_digests = ["<none>:<none>"], ["<none>@<none>"]
+    out = {"Id": img.id, "ParentId": img.parent, "RepoTags": repo_tags,
+           "RepoDigests": repo_digests, "Created": created_unix(img), "Size": img.size,
+           "SharedSize": -1, "Labels": labels_of(img) or {}, "Containers": containers}
+    if version_lt_144:
+        out["VirtualSize"] = img.size
+    return out
+
+
+def inspect(img, api_lt_144=False, api_lt_145=False):
+    """Docker's image inspect document."""
+    cfg = image_config(img)
+    history = cfg.get("history") or []
+    comment = cfg.get("comment")
+    if comment is None and history:
+        comment = history[-1].get("comment", "")
+    out = {
+        "Id": img.id,
+        "RepoTags": list(img.repo_tags),
+        "RepoDigests": list(img.repo_digests),
+        "Parent": img.parent,
+        "Comment": comment or "",
+        "Created": img.created or ids.ZERO_TIME,
+    }
+    if api_lt_145:
+        out["Container"] = cfg.get("container", "")
+        out["ContainerConfig"] = container_config({"config": cfg.get("container_config") or {}})
+    out.update({
+        "DockerVersion": cfg.get("docker_version", ""),
+        "Author": cfg.get("author", ""),
+        "Config": container_config(cfg),
+        "Architecture": cfg.get("architecture", "amd64"),
+        "Os": cfg.get("os", "linux"),
+        "Size": img.size,
+    })
+    if cfg.get("variant"):
+        out["Variant"] = cfg["variant"]
+    if api_lt_144:
+        out["VirtualSize"] = img.size
+    out.update({
+        "GraphDriver": {"Name": "overlay2", "Data": {}},
+        "RootFS": {"Type": "layers", "Layers": list(img.diff_ids)},
+        "Metadata": {"LastTagTime": ids.ZERO_TIME},
+    })
+    return out
+
+
+def _chunks(stream):
+    while True:
+        data = stream.read(CHUNK)
+        if not data:
+            return
+        yield data
+
+
+class ImageBackend:
+    """Everything the images router needs; `clients` are the daemon's gRPC clients and
+    `events` its EventBus."""
+
+    def __init__(self, clients, events):
+        self.clients = clients
+        self.events = events
+
+    # lookups -----------------------------------------------------------------
+    def get(self, ref):
+        try:
+            return self.clients.images.Get(images_pb2.GetImageRequest(ref=reference.normalize_lookup(ref)))
+        except errors.NotFound:
+            raise errors.NotFound("No such image: %s" % _display(ref))
+
+    def list(self, all_=True):
+        """all_=False hides intermediate images (untagged parents of other images)."""
+        return list(self.clients.images.List(images_pb2.ListImagesRequest(all=all_)).images)
+
+    def containers(self):
+        """All container records (for usage checks); empty when container-service is down."""
+        return list(self.clients.containers.List(containers_pb2.ListContainersRequest(all=True)).containers)
+
+    def _event(self, action, image_id, name, img=None):
+        attrs = {"name": name}
+        if img is not None:
+            attrs.update(labels_of(img))
+        self.events.emit("image", action, image_id, attrs)
+
+    # list --------------------------------------------------------------------
+    def list_summaries(self, flt, all_=False, api_lt_143=False, api_lt_144=False):
+        from ..events import match_labels
+        from ..webutil import filter_bool
+        for key in flt:
+            if key not in ("dangling", "label", "label!", "before", "since", "reference", "until"):
+                raise errors.InvalidArgument("invalid filter '%s'" % key)
+        dangling = filter_bool(flt, "dangling")
+        images = self.list(all_)
+        before = since = None
+        if flt.get("before"):
+            before = created_unix(self.get(next(iter(flt["before"]))))
+        if flt.get("since"):
+            since = created_unix(self.get(next(iter(flt["since"]))))
+        out = []
+        for img in images:
+            is_dangling = not img.repo_tags and not img.repo_digests
+            if dangling is not None and dangling != is_dangling:
+                continue
+            labels = labels_of(img)
+            if not match_labels(flt, labels):
+                continue
+            if flt.get("label!") and any(_label_matches(labels, x) for x in flt["label!"]):
+                continue
+            created = created_unix(img)
+            if before is not None and created >= before:
+                continue
+            if since is not None and created <= since:
+                continue
+            tags = list(img.repo_tags)
+            if flt.get("reference"):
+                tags = [t for t in tags if any(reference.familiar_match(p, t) for p in flt["reference"])]
+                digests = [d for d in img.repo_digests
+                           if any(reference.familiar_match(p, d) for p in flt["reference"])]
+                if not tags and not digests:
+                    continue
+            out.append(summary(img, api_lt_143, api_lt_144, tags=tags))
+        out.sort(key=lambda s: s["Created"], reverse=True)
+        return out
+
+    # history / tag -----------------------------------------------------------
+    def history(self, ref):
+        img = self.get(ref)
+        resp = self.clients.images.History(images_pb2.GetImageRequest(ref=img.id))
+        return [{"Id": e.id or "<missing>", "Created": e.created, "CreatedBy": e.created_by,
+                 "Tags": list(e.tags) or None, "Size": e.size, "Comment": e.comment}
+                for e in resp.entries]
+
+    def tag(self, ref, repo, tag):
+        if not repo:
+            raise errors.InvalidArgument("repository name must have at least one component")
+        target = reference.parse(repo)
+        if target.digest:
+            raise errors.InvalidArgument("refusing to create a tag with a digest reference")
+        if tag:
+            if target.tag:
+                raise errors.InvalidArgument("invalid reference format")
+            target = reference.parse("%s:%s" % (target.name, tag))
+        target = target.with_default_tag()
+        img = self.get(ref)
+        self.clients.images.Tag(images_pb2.TagImageRequest(ref=img.id, target=str(target)))
+        self._event("tag", img.id, str(target), img)
+        return str(target)
+
+    # delete ------------------------------------------------------------------
+    def delete(self, ref, force=False, noprune=False):
+        """moby's ImageService.ImageDelete rules; returns [{"Untagged"|"Deleted": ...}]."""
+        img = self.get(ref)
+        users = [c for c in self.containers() if c.image_id == img.id]
+        running = [c for c in users if c.state.running or c.state.paused or c.state.restarting]
+        short = short_id(img.id)
+        single = _single_reference(img)
+        if not reference.is_id_prefix(img.id, ref):
+            if not force and single and users:
+                raise errors.Conflict(
+                    "conflict: unable to remove repository reference %s (must force) - container %s "
+                    "is using its referenced image %s" % (json.dumps(ref), short_id(users[0].id), short))
+            if force and running and single:
+                # moby only untags here: the image stays (dangling) for its running container
+                pass
+        else:
+            children = [i for i in self.list() if i.parent == img.id]
+            if children:
+                raise errors.Conflict("conflict: unable to delete %s (cannot be forced) - image has "
+                                      "dependent child images" % short)
+            if running:
+                raise errors.Conflict("conflict: unable to delete %s (cannot be forced) - image is being "
+                                      "used by running container %s" % (short, short_id(running[0].id)))
+            if not force and not single and len(img.repo_tags) + len(img.repo_digests) > 1:
+                raise errors.Conflict("conflict: unable to delete %s (must be forced) - image is "
+                                      "referenced in multiple repositories" % short)
+            if not force and users:
+                raise errors.Conflict("conflict: unable to delete %s (must be forced) - image is being "
+                                      "used by stopped container %s" % (short, short_id(users[0].id)))
+        lookup = img.id if reference.is_id_prefix(img.id, ref) else reference.normalize_lookup(ref)
+        resp = self.clients.images.Delete(images_pb2.DeleteImageRequest(ref=lookup, force=force,
+                                                                        no_prune=noprune))
+        out = []
+        for item in resp.items:
+            if item.untagged:
+                out.append({"Untagged": item.untagged})
+                self._event("untag", img.id, img.id, img)
+            if item.deleted:
+                out.append({"Deleted": item.deleted})
+                if item.deleted == img.id:   # later items are layers and pruned parents
+                    self._event("delete", img.id, img.id)
+        return out
+
+    def prune(self, flt):
+        from ..events import match_labels
+        from ..webutil import filter_bool
+        for key in flt:
+            if key not in ("dangling", "label", "label!", "until"):
+                raise errors.InvalidArgument("invalid filter '%s'" % key)
+        dangling = filter_bool(flt, "dangling")
+        dangling_only = True if dangling is None else dangling
+        until = None
+        if flt.get("until"):
+            from ..events import parse_time_ns
+            until = parse_time_ns(next(iter(flt["until"]))) // 1_000_000_000
+        used = {c.image_id for c in self.containers()}
+        images = self.list()
+        parents = {i.parent for i in images if i.parent}
+        deleted, reclaimed = [], 0
+        for img in images:
+            if img.id in used or img.id in parents:
+                continue
+            if dangling_only and (img.repo_tags or img.repo_digests):
+                continue
+            labels = labels_of(img)
+            if not match_labels(flt, labels):
+                continue
+            if flt.get("label!") and any(_label_matches(labels, x) for x in flt["label!"]):
+                continue
+            if until is not None and created_unix(img) >= until:
+                continue
+            try:
+                resp = self.clients.images.Delete(images_pb2.DeleteImageRequest(ref=img.id, force=True))
+            except (errors.Conflict, errors.FailedPrecondition, errors.NotFound) as exc:
+                log.info("prune skipped %s: %s", img.id, exc)
+                continue
+            for item in resp.items:
+                if item.untagged:
+                    deleted.append({"Untagged": item.untagged})
+                if item.deleted:
+                    deleted.append({"Deleted": item.deleted})
+                    if item.deleted == img.id:
+                        self._event("delete", img.id, img.id)
+            reclaimed += img.size
+        return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    # import / load / save ----------------------------------------------------
+    def import_(self, stream, repo, tag, changes, message, platform=""):
+        target = self._target(repo, tag, "import") if repo else ""
+        config = apply_changes({}, changes)
+        os_, arch = "linux", "amd64"
+        if platform:
+            parts = platform.split("/")
+            os_ = parts[0] or os_
+            if len(parts) > 1:
+                arch = parts[1]
+        header = images_pb2.ImportHeader(repo_tag=target, config_json=json.dumps(config).encode(),
+                                         message=message or "", os=os_, architecture=arch)
+
+        def requests():
+            yield images_pb2.ImportImageRequest(header=header)
+            for data in _chunks(stream):
+                yield images_pb2.ImportImageRequest(data=data)
+
+        img = self.clients.images.Import(requests())
+        self._event("import", img.id, img.id, img)
+        if target:
+            self._event("tag", img.id, target, img)
+        return img
+
+    def commit(self, container_ref, repo, tag, comment, author, changes, pause=True, config=None):
+        """Make an image of a container's filesystem (moby's CreateImageFromContainer)."""
+        try:
+            rec = self.clients.containers.Get(containers_pb2.GetContainerRequest(ref=container_ref))
+        except errors.NotFound:
+            raise errors.NotFound("No such container: %s" % container_ref) from None
+        if rec.state.dead or rec.state.status in ("removing", "dead"):
+            raise errors.Conflict("You cannot commit container %s which is being removed" % rec.id)
+        target = self._target(repo, tag, "commit") if repo else ""
+        ccfg = json.loads(rec.config_json or b"{}") or {}
+        new = apply_changes(config if config else ccfg, changes)
+        merge_config(new, ccfg)
+        paused_here = False
+        if pause and rec.state.running and not rec.state.paused:
+            try:
+                self.clients.tasks.Pause(tasks_pb2.TaskRef(id=rec.id))
+                paused_here = True
+            except errors.DockyardError as exc:
+                log.warning("commit: could not pause %s: %s", rec.id, exc)
+        try:
+            img = self.clients.images.Commit(images_pb2.CommitImageRequest(
+                snapshot_key=rec.snapshot_key or rec.id, parent_image=rec.image_id,
+                config_json=json.dumps(new).encode(), repo_tag=target, comment=comment or "",
+                author=author or "", created_by=" ".join(ccfg.get("Cmd") or [])))
+        finally:
+            if paused_here:
+                try:
+                    self.clients.tasks.Resume(tasks_pb2.TaskRef(id=rec.id))
+                except errors.DockyardError as exc:
+                    log.warning("commit: could not resume %s: %s", rec.id, exc)
+        attrs = {"comment": comment or "", "imageID": img.id, "imageRef": target,
+                 "image": rec.image, "name": rec.name}
+        attrs.update(dict(rec.labels))
+        self.events.emit("container", "commit", rec.id, attrs)
+        return img.id
+
+    @staticmethod
+    def _target(repo, tag, what):
+        ref = reference.parse(repo)
+        if ref.digest:
+            raise errors.InvalidArgument("cannot %s to a digest reference" % what)
+        if tag:
+            ref = reference.parse("%s:%s" % (ref.name, tag))
+        return str(ref.with_default_tag())
+
+    def load(self, stream):
+        resp = self.clients.images.Load(types_pb2.DataChunk(data=d) for d in _chunks(stream))
+        lines = []
+        for li in resp.images:
+            self._event("load", li.id, li.id)
+            if li.repo_tags:
+                lines += ["Loaded image: %s\n" % t for t in li.repo_tags]
+            else:
+                lines.append("Loaded image ID: %s\n" % li.id)
+        return lines
+
+    def save(self, refs):
+        """An iterator of tar bytes; lookup errors raise before the first byte."""
+        names = []
+        for r in refs:
+            img = self.get(r)
+            names.append(r if not reference.is_id_prefix(img.id, r) else img.id)
+        stream = self.clients.images.Save(images_pb2.SaveImagesRequest(
+            refs=[reference.normalize_lookup(n) for n in names]))
+        it = iter(stream)
+        try:
+            first = next(it)
+        except StopIteration:
+            first = None
+
+        def gen():
+            try:
+                if first is not None and first.data:
+                    yield first.data
+                for chunk in it:
+                    if chunk.data:
+                        yield chunk.data
+            finally:
+                if hasattr(stream, "cancel"):
+                    stream.cancel()
+        for r in names:
+            self.events.emit("image", "save", r, {"name": r})
+        return gen()
+
+
+def merge_config(user, container):
+    """Fill what the new image config leaves empty from the container's config (moby's
+    daemon/commit.go merge)."""
+    if not user.get("User"):
+        user["User"] = container.get("User", "")
+    ports = dict(container.get("ExposedPorts") or {})
+    ports.update(user.get("ExposedPorts") or {})
+    user["ExposedPorts"] = ports or None
+    env = list(user.get("Env") or [])
+    keys = {e.split("=", 1)[0] for e in env}
+    env += [e for e in container.get("Env") or [] if e.split("=", 1)[0] not in keys]
+    user["Env"] = env or None
+    labels = dict(container.get("Labels") or {})
+    labels.update(user.get("Labels") or {})
+    user["Labels"] = labels
+    if not user.get("Entrypoint"):
+        if not user.get("Cmd"):
+            user["Cmd"] = container.get("Cmd")
+        if user.get("Entrypoint") is None:
+            user["Entrypoint"] = container.get("Entrypoint")
+    if user.get("Healthcheck") is None and container.get("Healthcheck"):
+        user["Healthcheck"] = container["Healthcheck"]
+    if not user.get("WorkingDir"):
+        user["WorkingDir"] = container.get("WorkingDir", "")
+    vols = dict(container.get("Volumes") or {})
+    vols.update(user.get("Volumes") or {})
+    user["Volumes"] = vols or None
+    if not user.get("StopSignal") and container.get("StopSignal"):
+        user["StopSignal"] = container["StopSignal"]
+    return user
+
+
+def _label_matches(labels, want):
+    k, eq, v = want.partition("=")
+    return k in labels and (not eq or labels[k] == v)
+
+
+def _single_reference(img):
+    """moby's isSingleReference: one tag (digests in the same repository are fine)."""
+    tags, digests = list(img.repo_tags), list(img.repo_digests)
+    if len(tags) + len(digests) <= 1:
+        return len(tags) + len(digests) == 1
+    if len(tags) > 1:
+        return False
+    names = {d.split("@", 1)[0] for d in digests}
+    name = tags[0].rsplit(":", 1)[0] if tags else next(iter(names))
+    return names == {name}
+
+
+def _display(ref):
+    """How Docker names a missing image: ids as given, names with their default tag."""
+    if reference.looks_like_id(ref):
+        return ref
+    try:
+        return str(reference.parse(ref).with_default_tag())
+    except errors.InvalidArgument:
+        return ref

@@ -1,0 +1,225 @@
+"""Host and daemon facts for /version, /info and /system/df."""
+
+import functools
+import logging
+import os
+import platform
+import socket
+import subprocess
+import time
+import uuid
+
+from dockyard_api.containers.v1 import containers_pb2
+from dockyard_api.images.v1 import images_pb2
+from dockyard_api.volumes.v1 import volumes_pb2
+from dockyard_common import errors, ids
+
+from .. import API_VERSION, ENGINE_VERSION, MIN_API_VERSION
+from . import images as image_backend
+
+log = logging.getLogger(__name__)
+
+GIT_COMMIT = "dockyard"
+BUILD_TIME = "2024-01-01T00:00:00.000000000+00:00"
+GO_VERSION = "python" + platform.python_version()
+
+
+def arch_go():
+    m = platform.machine()
+    return {"x86_64": "amd64", "aarch64": "arm64", "armv7l": "arm", "i686": "386"}.get(m, m)
+
+
+def mem_total():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
+def cgroup_version():
+    return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
+
+
+def operating_system():
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return "Linux"
+
+
+def os_version():
+    try:
+        with open("/etc/os-release") as f:
+            for line in f:
+                if line.startswith("VERSION_ID="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return ""
+
+
+@functools.lru_cache(maxsize=1)
+def runc_version():
+    try:
+        out = subprocess.run(["runc", "--version"], capture_output=True, text=True, timeout=5).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "", ""
+    version = commit = ""
+    for line in out.splitlines():
+        if line.startswith("runc version"):
+            version = line.split()[-1]
+        elif line.startswith("commit:"):
+            commit = line.split(":", 1)[1].strip()
+    return version, commit
+
+
+def daemon_id(layout):
+    """Stable per host and data root (dockerd keeps a generated engine id on disk)."""
+    try:
+        with open("/etc/machine-id") as f:
+            machine = f.read().strip()
+    except OSError:
+        machine = socket.gethostname()
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, "dockyard:%s:%s" % (machine, layout.data_root)))
+
+
+def version():
+    kernel = platform.release()
+    details = {"ApiVersion": API_VERSION, "Arch": arch_go(), "BuildTime": BUILD_TIME,
+               "Experimental": "false", "GitCommit": GIT_COMMIT, "GoVersion": GO_VERSION,
+               "KernelVersion": kernel, "MinAPIVersion": MIN_API_VERSION, "Os": "linux"}
+    components = [{"Name": "Engine", "Version": ENGINE_VERSION, "Details": details}]
+    rv, rc = runc_version()
+    if rv:
+        components.append({"Name": "runc", "Version": rv, "Details": {"GitCommit": rc}})
+    return {
+        "Platform": {"Name": "dockyard"},
+        "Components": components,
+        "Version": ENGINE_VERSION, "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": GIT_COMMIT, "GoVersion": GO_VERSION, "Os": "linux", "Arch": arch_go(),
+        "KernelVersion": kernel, "BuildTime": BUILD_TIME,
+    }
+
+
+def _safe(fn, default):
+    try:
+        return fn()
+    except errors.DockyardError as exc:
+        log.warning("info: %s", exc)
+        return default
+
+
+def info(daemon):
+    clients = daemon.clients
+    containers = _safe(lambda: list(clients.containers.List(
+        containers_pb2.ListContainersRequest(all=True)).containers), [])
+    images = _safe(lambda: list(clients.images.List(images_pb2.ListImagesRequest(all=True)).images), [])
+    running = sum(1 for c in containers if c.state.running and not c.state.paused)
+    paused = sum(1 for c in containers if c.state.paused)
+    stopped = len(containers) - running - paused
+    rv, rc = runc_version()
+    cgv = cgroup_version()
+    security = ["name=seccomp,profile=builtin"] if cgv == "1" else ["name=seccomp,profile=builtin",
+                                                                   "name=cgroupns"]
+    return {
+        "ID": daemon_id(daemon.layout),
+        "Containers": len(containers), "ContainersRunning": running,
+        "ContainersPaused": paused, "ContainersStopped": stopped,
+        "Images": len(images),
+        "Driver": "overlay2",
+        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"],
+                         ["Using metacopy", "false"], ["Native Overlay Diff", "true"],
+                         ["userxattr", "false"]],
+        "DockerRootDir": daemon.layout.data_root,
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"],
+                    "Authorization": None, "Log": ["json-file"]},
+        "MemoryLimit": True, "SwapLimit": cgv == "2", "KernelMemoryTCP": False,
+        "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True,
+        "PidsLimit": True, "IPv4Forwarding": True, "BridgeNfIptables": True,
+        "BridgeNfIp6tables": True, "OomKillDisable": cgv == "1",
+        "Debug": False, "NFd": _count_fds(), "NGoroutines": _thread_count(),
+        "SystemTime": ids.now_rfc3339(), "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs", "CgroupVersion": cgv,
+        "NEventsListener": 0,
+        "KernelVersion": platform.release(),
+        "OperatingSystem": operating_system(), "OSVersion": os_version(), "OSType": "linux",
+        "Architecture": platform.machine(),
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": None,
+                           "AllowNondistributableArtifactsHostnames": None,
+                           "InsecureRegistryCIDRs": ["127.0.0.0/8"],
+                           "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": [],
+                                                          "Secure": True, "Official": True}},
+                           "Mirrors": None},
+        "NCPU": os.cpu_count() or 1, "MemTotal": mem_total(),
+        "GenericResources": None,
+        "HttpProxy": os.environ.get("HTTP_PROXY", ""), "HttpsProxy": os.environ.get("HTTPS_PROXY", ""),
+        "NoProxy": os.environ.get("NO_PROXY", ""),
+        "Name": socket.gethostname(),
+        "Labels": [], "ExperimentalBuild": False,
+        "ServerVersion": ENGINE_VERSION,
+        "Runtimes": {"runc": {"path": "runc"}},
+        "DefaultRuntime": "runc",
+        "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
+                  "ControlAvailable": False, "Error": "", "RemoteManagers": None},
+        "LiveRestoreEnabled": True,
+        "Isolation": "",
+        "InitBinary": "docker-init",
+        "ContainerdCommit": {"ID": "dockyard", "Expected": "dockyard"},
+        "RuncCommit": {"ID": rc or "", "Expected": rc or ""},
+        "InitCommit": {"ID": "", "Expected": ""},
+        "SecurityOptions": security,
+        "DefaultAddressPools": None,
+        "Warnings": None,
+        "CDISpecDirs": [],
+    }
+
+
+def _count_fds():
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return 0
+
+
+def _thread_count():
+    import threading
+    return threading.active_count()
+
+
+def disk_usage(daemon, api_lt_144=False):
+    clients = daemon.clients
+    containers = _safe(lambda: list(clients.containers.List(
+        containers_pb2.ListContainersRequest(all=True)).containers), [])
+    images = _safe(lambda: list(clients.images.List(images_pb2.ListImagesRequest(all=True)).images), [])
+    volumes = _safe(lambda: list(clients.volumes.List(volumes_pb2.ListVolumesRequest()).volumes), [])
+    usage = {}
+    for c in containers:
+        usage[c.image_id] = usage.get(c.image_id, 0) + 1
+    image_list = [image_backend.summary(i, version_lt_144=api_lt_144, containers=usage.get(i.id, 0))
+                  for i in images]
+    ctr_list = []
+    for c in containers:
+        ctr_list.append({"Id": c.id, "Names": ["/" + c.name], "Image": c.image, "ImageID": c.image_id,
+                         "Command": "", "Created": ids.rfc3339_to_ns(c.created) // 1_000_000_000
+                         if c.created else 0,
+                         "State": c.state.status, "Status": c.state.status, "SizeRw": 0,
+                         "SizeRootFs": 0, "Labels": dict(c.labels), "Mounts": []})
+    vol_list = [{"Name": v.name, "Driver": v.driver or "local", "Mountpoint": v.mountpoint,
+                 "CreatedAt": v.created_at, "Labels": dict(v.labels) or None, "Scope": v.scope or "local",
+                 "Options": dict(v.options) or None,
+                 "UsageData": {"Size": -1, "RefCount": v.ref_count}} for v in volumes]
+    return {"LayersSize": sum(i.size for i in images), "Images": image_list,
+            "Containers": ctr_list, "Volumes": vol_list, "BuildCache": []}
+
+
+def now():
+    return time.time()

@@ -1,0 +1,138 @@
+"""Small helpers shared by the routers: query parsing, JSON bodies with Go-like decoder
+messages, JSON and JSON-stream responses."""
+
+import json
+
+from flask import Response, current_app, request
+
+from dockyard_common import errors
+
+from . import versioning
+
+
+def daemon():
+    return current_app.extensions["dockyard"]
+
+
+def clients():
+    return daemon().clients
+
+
+def api_version():
+    return request.environ.get("dockyard.api_version", versioning.API_VERSION)
+
+
+def version_at_least(v):
+    return versioning.at_least(request.environ, v)
+
+
+def qbool(name, default=False):
+    """Docker's boolValue: "", "0", "no", "false", "none" are false; anything else true."""
+    value = request.args.get(name)
+    if value is None:
+        return default
+    return value.strip().lower() not in ("", "0", "no", "false", "none")
+
+
+def qint(name, default=0):
+    value = request.args.get(name)
+    if value in (None, ""):
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.InvalidArgument("invalid value for %s: %r" % (name, value))
+
+
+def json_response(obj, status=200, headers=None):
+    return Response(json.dumps(obj) + "\n", status=status, mimetype="application/json",
+                    headers=headers)
+
+
+def empty(status=204):
+    return Response(status=status)
+
+
+def json_stream(items, status=200):
+    """Stream dicts as JSON lines (chunked; flushed per item); headers go out at once."""
+    def gen():
+        yield b""
+        for item in items:
+            yield (json.dumps(item) + "\r\n").encode()
+    return Response(gen(), status=status, mimetype="application/json")
+
+
+_GO_CONTEXT = {
+    "Expecting property name enclosed in double quotes": "looking for beginning of object key string",
+    "Expecting value": "looking for beginning of value",
+    "Expecting ',' delimiter": "after object key:value pair",
+    "Expecting ':' delimiter": "after object key",
+    "Extra data": "after top-level value",
+    "Invalid control character at": "in string literal",
+}
+
+
+def go_json_error(exc, doc):
+    """The message Go's encoding/json gives for the same syntax error (clients match on it)."""
+    if exc.pos >= len(doc.rstrip()):
+        return "unexpected end of JSON input"
+    ch = doc[exc.pos]
+    context = next((v for k, v in _GO_CONTEXT.items() if exc.msg.startswith(k)),
+                   "looking for beginning of value")
+    if context == "after object key:value pair" and doc.lstrip().startswith("["):
+        context = "after array element"
+    return "invalid character %r %s" % (ch, context)
+
+
+def parse_json(raw, what="request body"):
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError:
+        raise errors.InvalidArgument("invalid %s: not UTF-8" % what)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise errors.InvalidArgument(go_json_error(exc, text))
+
+
+def json_body(required=True, check_content_type=False, kind=dict):
+    """Decode the request's JSON body. Empty body: {} unless required (then 400)."""
+    raw = request.get_data(cache=False)
+    if check_content_type and raw:
+        ctype = (request.content_type or "").split(";")[0].strip()
+        if ctype and ctype != "application/json":
+            raise errors.InvalidArgument(
+                "unsupported Content-Type header (%s): must be 'application/json'" % ctype)
+    if not raw.strip():
+        if required:
+            raise errors.InvalidArgument("got EOF while reading request body")
+        return kind()
+    body = parse_json(raw)
+    if kind is not None and not isinstance(body, kind):
+        raise errors.InvalidArgument("json: cannot unmarshal %s into Go value of type %s"
+                                     % (type(body).__name__, "object" if kind is dict else "array"))
+    return body
+
+
+def filters_arg(name="filters"):
+    from .events import parse_filters
+    return parse_filters(request.args.get(name))
+
+
+def filter_bool(flt, key):
+    """A boolean filter (dangling=true): None when absent; 400 when not a boolean."""
+    vals = flt.get(key)
+    if not vals:
+        return None
+    out = set()
+    for v in vals:
+        lv = v.lower()
+        if lv in ("true", "1"):
+            out.add(True)
+        elif lv in ("false", "0"):
+            out.add(False)
+        else:
+            raise errors.InvalidArgument("invalid filter '%s=%s'" % (key, v))
+    if len(out) != 1:
+        raise errors.InvalidArgument("invalid filter '%s': conflicting values" % key)
+    return out.pop()
