@@ -1,0 +1,149 @@
+"""Containers through the real stack (all six services, runc, conmon): the docker CLI, the
+Docker SDK and raw hijacked sockets (framing, half-close, parked attach before start)."""
+
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import tarfile
+import time
+
+import docker
+import pytest
+
+from dockyard_common import stdcopy
+from dockyard_common.testing import stack as stack_mod
+
+BUSYBOX = "/bin/busybox"
+IMAGE = "dy-it/busybox:latest"
+
+pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (runc, mounts, netns)"),
+              pytest.mark.skipif(not shutil.which("docker"), reason="docker CLI missing")]
+
+
+def _rootfs_tar():
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for d in ("bin", "etc", "tmp", "proc", "sys", "dev"):
+            ti = tarfile.TarInfo(d)
+            ti.type, ti.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
+            tar.addfile(ti)
+        with open(BUSYBOX, "rb") as f:
+            data = f.read()
+        ti = tarfile.TarInfo("bin/busybox")
+        ti.size, ti.mode = len(data), 0o755
+        tar.addfile(ti, io.BytesIO(data))
+        for applet in ("sh", "echo", "cat", "sleep", "tr", "true", "id", "env"):
+            ti = tarfile.TarInfo("bin/" + applet)
+            ti.type, ti.linkname = tarfile.SYMTYPE, "busybox"
+            tar.addfile(ti)
+        passwd = b"root:x:0:0:root:/root:/bin/sh\n"
+        ti = tarfile.TarInfo("etc/passwd")
+        ti.size = len(passwd)
+        tar.addfile(ti, io.BytesIO(passwd))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def ctr_stack(tmp_path_factory):
+    with stack_mod.TestStack() as stack:
+        client = docker.DockerClient(base_url=stack.docker_host, version="auto", timeout=60)
+        client.api.import_image_from_data(_rootfs_tar(), repository="dy-it/busybox", tag="latest",
+                                          changes=['CMD ["sh"]'])
+        stack.client = client
+        stack.cli_env = dict(os.environ, DOCKER_HOST=stack.docker_host,
+                             DOCKER_CONFIG=str(tmp_path_factory.mktemp("cfg")), DOCKER_CLI_HINTS="false")
+        stack.cli_env.pop("DOCKER_API_VERSION", None)
+        yield stack
+        for c in client.containers.list(all=True):
+            c.remove(force=True)
+        client.close()
+
+
+def cli(stack, *args, input=None, timeout=60):
+    return subprocess.run(["docker"] + list(args), env=stack.cli_env, input=input,
+                          capture_output=True, timeout=timeout)
+
+
+def raw(stack, method, path, body=None, upgrade=False):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(stack.layout.docker_socket)
+    data = json.dumps(body).encode() if body is not None else b""
+    head = "%s %s HTTP/1.1\r\nHost: d\r\nContent-Type: application/json\r\nContent-Length: %d\r\n" % (
+        method, path, len(data))
+    if upgrade:
+        head += "Connection: Upgrade\r\nUpgrade: tcp\r\n"
+    s.sendall(head.encode() + b"\r\n" + data)
+    return s
+
+
+def read_all(sock, timeout=20):
+    sock.settimeout(timeout)
+    out = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return out
+        out += chunk
+
+
+def test_cli_run_rm_echo(ctr_stack):
+    r = cli(ctr_stack, "run", "--rm", "--name", "it-rm", IMAGE, "echo", "hello")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == b"hello\n"
+    assert cli(ctr_stack, "inspect", "it-rm").returncode != 0  # auto-removed
+
+
+def test_cli_exit_code_stdin_and_logs(ctr_stack):
+    r = cli(ctr_stack, "run", "--rm", "-i", IMAGE, "sh", "-c", "tr a-z A-Z; exit 5", input=b"abc\n")
+    assert r.returncode == 5 and r.stdout == b"ABC\n"
+    r = cli(ctr_stack, "run", "--name", "it-logs", IMAGE, "sh", "-c", "echo out; echo err >&2")
+    assert r.returncode == 0
+    logs = cli(ctr_stack, "logs", "it-logs")
+    assert logs.stdout == b"out\n" and logs.stderr == b"err\n"
+    r = cli(ctr_stack, "run", "--rm", IMAGE, "/no/such/binary")
+    assert r.returncode == 127 and b"no such file or directory" in r.stderr
+    cli(ctr_stack, "rm", "-f", "it-logs")
+
+
+def test_raw_attach_before_start_frames_and_half_close(ctr_stack):
+    resp = read_all(raw(ctr_stack, "POST", "/v1.45/containers/create", {
+        "Image": IMAGE, "Cmd": ["sh", "-c", "cat; echo done >&2"], "OpenStdin": True, "StdinOnce": True}))
+    cid = json.loads(resp.split(b"\r\n\r\n", 1)[1])["Id"]
+    att = raw(ctr_stack, "POST", "/v1.45/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1" % cid,
+              upgrade=True)
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += att.recv(1)
+    assert head.startswith(b"HTTP/1.1 101") and b"multiplexed-stream" in head
+    w = raw(ctr_stack, "POST", "/v1.45/containers/%s/wait?condition=next-exit" % cid)
+    ctr_stack.client.api.start(cid)
+    att.sendall(b"piped\n")
+    att.shutdown(socket.SHUT_WR)             # stdin EOF; output must keep flowing
+    frames, rest = stdcopy.parse(read_all(att))
+    assert rest == b""
+    assert frames == [(1, b"piped\n"), (2, b"done\n")]
+    body = read_all(w)
+    assert b'"StatusCode": 0' in body
+    ctr_stack.client.api.remove_container(cid, force=True)
+
+
+def test_sdk_lifecycle(ctr_stack):
+    client = ctr_stack.client
+    c = client.containers.run(IMAGE, ["sleep", "30"], detach=True, name="it-life", labels={"k": "v"})
+    c.reload()
+    assert c.status == "running"
+    assert [x.name for x in client.containers.list(filters={"label": "k=v"})] == ["it-life"]
+    t0 = time.monotonic()
+    c.stop(timeout=1)              # sleep ignores SIGTERM as PID 1: SIGKILL after 1s
+    assert time.monotonic() - t0 < 10
+    c.reload()
+    assert c.status == "exited" and c.attrs["State"]["ExitCode"] == 137
+    with pytest.raises(docker.errors.APIError) as ei:
+        client.containers.get("it-life").kill()
+    assert ei.value.status_code == 409
+    c.remove()
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get("it-life")

@@ -1,0 +1,292 @@
+"""Pure helpers for container create: validation, image defaults, volumes/binds/mounts planning.
+
+Nothing here calls a service; backend/containers.py does the orchestration.
+"""
+
+import os
+import re
+import signal as _signal
+
+from dockyard_common import errors
+
+NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+MIN_MEMORY = 6 * 1024 * 1024
+RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
+
+
+def validate_name(name):
+    if not NAME_RE.match(name):
+        raise errors.InvalidArgument(
+            "Invalid container name (%s), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed" % name)
+    return name.lstrip("/")
+
+
+def check_create_body(body):
+    if not isinstance(body, dict) or not body or not body.get("Image"):
+        raise errors.InvalidArgument("Config cannot be empty in order to create a container")
+    return body
+
+
+def split_create_body(body):
+    """(Config, HostConfig, NetworkingConfig) from the create body."""
+    config = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
+    host_config = dict(body.get("HostConfig") or {})
+    networking = dict(body.get("NetworkingConfig") or {})
+    return config, host_config, networking
+
+
+def validate_host_config(hc):
+    policy = hc.get("RestartPolicy") or {}
+    name = policy.get("Name") or ""
+    if name not in RESTART_POLICIES:
+        raise errors.InvalidArgument(
+            "invalid restart policy: unknown policy '%s'; use one of 'no', 'always', "
+            "'on-failure', or 'unless-stopped'" % name)
+    if int(policy.get("MaximumRetryCount") or 0) < 0:
+        raise errors.InvalidArgument("invalid restart policy: maximum retry count cannot be negative")
+    if name not in ("on-failure",) and int(policy.get("MaximumRetryCount") or 0) > 0:
+        raise errors.InvalidArgument(
+            "invalid restart policy: maximum retry count can only be used with 'on-failure'")
+    if name and name != "no" and hc.get("AutoRemove"):
+        raise errors.InvalidArgument(
+            "can't create 'AutoRemove' container with restart policy")
+    memory = int(hc.get("Memory") or 0)
+    if 0 < memory < MIN_MEMORY:
+        raise errors.InvalidArgument("Minimum memory limit allowed is 6MB")
+    for port, bindings in (hc.get("PortBindings") or {}).items():
+        _validate_port(port.split("/")[0], port)
+        for b in bindings or []:
+            hp = (b or {}).get("HostPort") or ""
+            if hp:
+                _validate_port(hp, hp)
+
+
+def _validate_port(value, shown):
+    lo, _, hi = value.partition("-")
+    for part in (lo, hi) if hi else (lo,):
+        if not part.isdigit() or not 0 <= int(part) <= 65535:
+            raise errors.InvalidArgument('invalid port specification: "%s"' % shown)
+
+
+def _env_key(item):
+    return item.split("=", 1)[0]
+
+
+def merge_image_config(config, image_config):
+    """moby daemon/commit.go merge(): fill the user's Config from the image's defaults."""
+    img = image_config or {}
+    out = dict(config)
+    if not out.get("User"):
+        out["User"] = img.get("User") or ""
+    ports = dict(img.get("ExposedPorts") or {})
+    ports.update(out.get("ExposedPorts") or {})
+    out["ExposedPorts"] = ports or None
+    user_env = list(out.get("Env") or [])
+    if not user_env:
+        out["Env"] = list(img.get("Env") or [])
+    else:
+        keys = {_env_key(e) for e in user_env}
+        out["Env"] = user_env + [e for e in img.get("Env") or [] if _env_key(e) not in keys]
+    labels = dict(img.get("Labels") or {})
+    labels.update(out.get("Labels") or {})
+    out["Labels"] = labels
+    if not out.get("Entrypoint"):
+        if not out.get("Cmd"):
+            out["Cmd"] = img.get("Cmd")
+        if out.get("Entrypoint") is None:
+            out["Entrypoint"] = img.get("Entrypoint")
+    if not out.get("WorkingDir"):
+        out["WorkingDir"] = img.get("WorkingDir") or ""
+    volumes = dict(img.get("Volumes") or {})
+    volumes.update(out.get("Volumes") or {})
+    out["Volumes"] = volumes or None
+    if not out.get("StopSignal") and img.get("StopSignal"):
+        out["StopSignal"] = img["StopSignal"]
+    if not out.get("Healthcheck") and img.get("Healthcheck"):
+        out["Healthcheck"] = img["Healthcheck"]
+    if not out.get("OnBuild") and img.get("OnBuild"):
+        out["OnBuild"] = img["OnBuild"]
+    if not out.get("Shell") and img.get("Shell"):
+        out["Shell"] = img["Shell"]
+    if not (out.get("Entrypoint") or []) and not (out.get("Cmd") or []):
+        raise errors.InvalidArgument("No command specified")
+    return out
+
+
+def config_defaults(config):
+    """Docker's Config with every field present (as inspect shows it)."""
+    base = {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False,
+            "AttachStdout": False, "AttachStderr": False, "ExposedPorts": None, "Tty": False,
+            "OpenStdin": False, "StdinOnce": False, "Env": None, "Cmd": None, "Image": "",
+            "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": {}}
+    base.update({k: v for k, v in config.items() if k not in ("HostConfig", "NetworkingConfig")})
+    return base
+
+
+def host_config_defaults(hc):
+    base = {"Binds": None, "ContainerIDFile": "", "LogConfig": {"Type": "json-file", "Config": {}},
+            "NetworkMode": "default", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+            "AutoRemove": False, "VolumeDriver": "", "VolumesFrom": None, "CapAdd": None, "CapDrop": None,
+            "CgroupnsMode": "host", "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": None,
+            "GroupAdd": None, "IpcMode": "private", "Cgroup": "", "Links": None, "OomScoreAdj": 0,
+            "PidMode": "", "Privileged": False, "PublishAllPorts": False, "ReadonlyRootfs": False,
+            "SecurityOpt": None, "UTSMode": "", "UsernsMode": "", "ShmSize": 67108864, "Runtime": "runc",
+            "Isolation": "", "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "",
+            "BlkioWeight": 0, "CpuPeriod": 0, "CpuQuota": 0, "CpusetCpus": "", "CpusetMems": "",
+            "Devices": [], "KernelMemory": 0, "MemoryReservation": 0, "MemorySwap": 0,
+            "MemorySwappiness": None, "OomKillDisable": False, "PidsLimit": None, "Ulimits": None,
+            "MaskedPaths": None, "ReadonlyPaths": None}
+    for k, v in hc.items():
+        if v is not None or k not in base:
+            base[k] = v
+    if not (base.get("RestartPolicy") or {}).get("Name"):
+        base["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+    return base
+
+
+# ---------------------------------------------------------------------------
+# volumes, binds, --mount, --tmpfs
+# ---------------------------------------------------------------------------
+
+def _split_bind(spec):
+    """"src:dst[:mode]" / "dst[:mode]" -> (src, dst, mode)."""
+    parts = spec.split(":")
+    if len(parts) == 1:
+        return "", parts[0], ""
+    if len(parts) == 2:
+        if parts[1].startswith("/"):
+            return parts[0], parts[1], ""
+        return "", parts[0], parts[1]
+    return parts[0], parts[1], ":".join(parts[2:])
+
+
+def plan_mounts(config, hc):
+    """Every volume, bind and tmpfs of the container, as a list of dicts:
+
+    {"kind": "volume"|"bind"|"tmpfs", "name", "source", "destination", "rw", "mode",
+     "anonymous", "options" (tmpfs), "create_source" (bind)}. Later entries never repeat a
+    destination that an earlier one took (binds and --mount win over image volumes).
+    """
+    plan = {}
+
+    def add(entry):
+        dest = os.path.normpath(entry["destination"])
+        if not entry["destination"].startswith("/"):
+            raise errors.InvalidArgument("invalid mount config: mount path must be absolute")
+        if dest in plan and not entry.get("weak"):
+            raise errors.InvalidArgument("Duplicate mount point: %s" % dest)
+        if dest in plan:
+            return
+        entry["destination"] = dest
+        plan[dest] = entry
+
+    for spec in hc.get("Binds") or []:
+        src, dst, mode = _split_bind(spec)
+        rw = "ro" not in mode.split(",")
+        if not dst:
+            raise errors.InvalidArgument("invalid volume specification: '%s'" % spec)
+        if not src:
+            add({"kind": "volume", "name": "", "source": "", "destination": dst, "rw": rw,
+                 "mode": mode, "anonymous": True})
+        elif src.startswith("/"):
+            add({"kind": "bind", "name": "", "source": os.path.normpath(src), "destination": dst,
+                 "rw": rw, "mode": mode, "anonymous": False, "create_source": True})
+        else:
+            add({"kind": "volume", "name": src, "source": "", "destination": dst, "rw": rw,
+                 "mode": mode, "anonymous": False})
+
+    for m in hc.get("Mounts") or []:
+        kind = (m.get("Type") or "volume").lower()
+        target = m.get("Target") or m.get("Destination") or ""
+        if not target:
+            raise errors.InvalidArgument("invalid mount config for type \"%s\": field Target must not be empty" % kind)
+        rw = not m.get("ReadOnly")
+        if kind == "bind":
+            src = m.get("Source") or ""
+            if not src:
+                raise errors.InvalidArgument("invalid mount config for type \"bind\": field Source must not be empty")
+            if not os.path.exists(src):
+                raise errors.InvalidArgument(
+                    "invalid mount config for type \"bind\": bind source path does not exist: %s" % src)
+            add({"kind": "bind", "name": "", "source": os.path.normpath(src), "destination": target,
+                 "rw": rw, "mode": "", "anonymous": False, "create_source": False})
+        elif kind == "volume":
+            vo = m.get("VolumeOptions") or {}
+            driver = vo.get("DriverConfig") or {}
+            add({"kind": "volume", "name": m.get("Source") or "", "source": "", "destination": target,
+                 "rw": rw, "mode": "", "anonymous": not m.get("Source"),
+                 "labels": vo.get("Labels") or {}, "driver": driver.get("Name") or "",
+                 "driver_opts": driver.get("Options") or {}, "nocopy": bool(vo.get("NoCopy"))})
+        elif kind == "tmpfs":
+            to = m.get("TmpfsOptions") or {}
+            opts = []
+            if to.get("SizeBytes"):
+                opts.append("size=%d" % int(to["SizeBytes"]))
+            if to.get("Mode"):
+                opts.append("mode=%o" % int(to["Mode"]))
+            add({"kind": "tmpfs", "name": "", "source": "tmpfs", "destination": target, "rw": rw,
+                 "mode": "", "anonymous": False, "options": opts})
+        else:
+            raise errors.InvalidArgument("mount type unknown: %s" % kind)
+
+    for dest, data in (hc.get("Tmpfs") or {}).items():
+        add({"kind": "tmpfs", "name": "", "source": "tmpfs", "destination": dest, "rw": True,
+             "mode": "", "anonymous": False, "options": [o for o in (data or "").split(",") if o]})
+
+    for dest in sorted(config.get("Volumes") or {}):
+        add({"kind": "volume", "name": "", "source": "", "destination": dest, "rw": True,
+             "mode": "", "anonymous": True, "weak": True})
+    return list(plan.values())
+
+
+def oci_mount(entry):
+    """The OCI runtime mount for a planned (and resolved) entry."""
+    if entry["kind"] == "tmpfs":
+        opts = ["noexec", "nosuid", "nodev", "rprivate"] + list(entry.get("options") or [])
+        if not entry["rw"]:
+            opts.append("ro")
+        return {"destination": entry["destination"], "type": "tmpfs", "source": "tmpfs",
+                "options": opts}
+    opts = ["rbind", "rprivate", "rw" if entry["rw"] else "ro"]
+    return {"destination": entry["destination"], "type": "bind", "source": entry["source"],
+            "options": opts}
+
+
+def docker_mount(entry):
+    """Docker's inspect "Mounts" item for a resolved entry."""
+    if entry["kind"] == "volume":
+        return {"Type": "volume", "Name": entry["name"], "Source": entry["source"],
+                "Destination": entry["destination"], "Driver": entry.get("driver") or "local",
+                "Mode": entry.get("mode") or "", "RW": entry["rw"],
+                "Propagation": "", "Anonymous": entry.get("anonymous", False)}
+    if entry["kind"] == "bind":
+        return {"Type": "bind", "Source": entry["source"], "Destination": entry["destination"],
+                "Mode": entry.get("mode") or "", "RW": entry["rw"], "Propagation": "rprivate"}
+    return {"Type": "tmpfs", "Source": "", "Destination": entry["destination"], "Mode": "",
+            "RW": entry["rw"], "Propagation": ""}
+
+
+# ---------------------------------------------------------------------------
+# signals
+# ---------------------------------------------------------------------------
+
+def parse_signal(value, default=None):
+    """"SIGKILL", "KILL", "9" -> 9; "" -> default. InvalidArgument when unknown."""
+    if value is None or str(value).strip() == "":
+        return default
+    text = str(value).strip().upper()
+    if text.isdigit():
+        num = int(text)
+        if num <= 0 or num > 64:
+            raise errors.InvalidArgument("Invalid signal: %s" % value)
+        return num
+    if not text.startswith("SIG"):
+        text = "SIG" + text
+    if text.startswith("SIGRTMIN+") or text.startswith("SIGRTMAX-"):
+        base = _signal.SIGRTMIN if "MIN" in text else _signal.SIGRTMAX
+        off = int(text[9:])
+        return int(base) + off if "MIN" in text else int(base) - off
+    try:
+        return int(getattr(_signal.Signals, text))
+    except AttributeError:
+        raise errors.InvalidArgument("Invalid signal: %s" % value) from None

@@ -1,0 +1,252 @@
+"""Docker's JSON views of a container record: inspect, the `ps` summary, the Status text."""
+
+import json
+import time
+
+from dockyard_common import ids
+
+from .container_config import config_defaults, host_config_defaults
+
+
+def loads(data, default=None):
+    if not data:
+        return default
+    try:
+        return json.loads(data)
+    except ValueError:
+        return default
+
+
+def human_duration(seconds):
+    """go-units HumanDuration."""
+    s = int(seconds)
+    if s < 1:
+        return "Less than a second"
+    if s == 1:
+        return "1 second"
+    if s < 60:
+        return "%d seconds" % s
+    minutes = int(seconds // 60)
+    if minutes == 1:
+        return "About a minute"
+    if minutes < 60:
+        return "%d minutes" % minutes
+    hours = int(round(seconds / 3600.0))
+    if hours == 1:
+        return "About an hour"
+    if hours < 48:
+        return "%d hours" % hours
+    if hours < 24 * 7 * 2:
+        return "%d days" % (hours // 24)
+    if hours < 24 * 30 * 2:
+        return "%d weeks" % (hours // 24 // 7)
+    if hours < 24 * 365 * 2:
+        return "%d months" % (hours // 24 // 30)
+    return "%d years" % (int(seconds // 3600) // 24 // 365)
+
+
+def _since(ts, now_ns):
+    return max(0.0, (now_ns - ids.rfc3339_to_ns(ts)) / 1e9)
+
+
+def status_text(state, now_ns=None):
+    """container/state.go String()."""
+    now_ns = now_ns or time.time_ns()
+    if state.running:
+        if state.paused:
+            return "Up %s (Paused)" % human_duration(_since(state.started_at, now_ns))
+        if state.restarting:
+            return "Restarting (%d) %s ago" % (state.exit_code, human_duration(_since(state.finished_at, now_ns)))
+        return "Up " + human_duration(_since(state.started_at, now_ns))
+    if state.restarting:
+        return "Restarting (%d) %s ago" % (state.exit_code, human_duration(_since(state.finished_at, now_ns)))
+    if state.status == "removing":
+        return "Removal In Progress"
+    if state.dead or state.status == "dead":
+        return "Dead"
+    if not ids.rfc3339_to_ns(state.started_at):
+        return "Created"
+    if not ids.rfc3339_to_ns(state.finished_at):
+        return ""
+    return "Exited (%d) %s ago" % (state.exit_code, human_duration(_since(state.finished_at, now_ns)))
+
+
+def state_status(state):
+    if state.status:
+        return state.status
+    if state.running:
+        return "paused" if state.paused else "running"
+    return "created"
+
+
+def state_json(state):
+    return {
+        "Status": state_status(state),
+        "Running": bool(state.running),
+        "Paused": bool(state.paused),
+        "Restarting": bool(state.restarting),
+        "OOMKilled": bool(state.oom_killed),
+        "Dead": bool(state.dead),
+        "Pid": int(state.pid) if state.running else 0,
+        "ExitCode": int(state.exit_code),
+        "Error": state.error or "",
+        "StartedAt": state.started_at or ids.ZERO_TIME,
+        "FinishedAt": state.finished_at or ids.ZERO_TIME,
+    }
+
+
+def _endpoint_json(ep):
+    return {
+        "IPAMConfig": ep.get("IPAMConfig"),
+        "Links": None,
+        "Aliases": ep.get("aliases") or None,
+        "MacAddress": ep.get("mac_address", ""),
+        "NetworkID": ep.get("network_id", ""),
+        "EndpointID": ep.get("endpoint_id", ""),
+        "Gateway": ep.get("gateway", ""),
+        "IPAddress": ep.get("ip_address", ""),
+        "IPPrefixLen": int(ep.get("prefix_len") or 0),
+        "IPv6Gateway": "",
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "DriverOpts": None,
+        "DNSNames": ep.get("dns_names"),
+    }
+
+
+def _ports(config, hc, net):
+    """NetworkSettings.Ports: exposed ports, with their bindings when published."""
+    published = net.get("ports") or {}
+    ports = {}
+    for port in (config.get("ExposedPorts") or {}):
+        ports[port] = None
+    for port, bindings in (hc.get("PortBindings") or {}).items():
+        ports.setdefault(port, None)
+    for port, bindings in published.items():
+        ports[port] = bindings
+    return ports
+
+
+def network_settings(rec, config, hc, running):
+    net = loads(rec.network_json, {}) or {}
+    networks = net.get("networks") or {}
+    bridge = networks.get("bridge") or {}
+    out = {
+        "Bridge": "",
+        "SandboxID": net.get("sandbox_id", "") if running else "",
+        "SandboxKey": net.get("netns_path", "") if running else "",
+        "HairpinMode": False,
+        "LinkLocalIPv6Address": "",
+        "LinkLocalIPv6PrefixLen": 0,
+        "Ports": _ports(config, hc, net),
+        "SecondaryIPAddresses": None,
+        "SecondaryIPv6Addresses": None,
+        "EndpointID": bridge.get("endpoint_id", ""),
+        "Gateway": bridge.get("gateway", ""),
+        "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0,
+        "IPAddress": bridge.get("ip_address", ""),
+        "IPPrefixLen": int(bridge.get("prefix_len") or 0),
+        "IPv6Gateway": "",
+        "MacAddress": bridge.get("mac_address", ""),
+        "Networks": {name: _endpoint_json(ep) for name, ep in networks.items()},
+    }
+    return out
+
+
+def inspect(rec, exec_ids=None, size=None):
+    config = config_defaults(loads(rec.config_json, {}))
+    hc = host_config_defaults(loads(rec.host_config_json, {}))
+    args = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+    st = rec.state
+    out = {
+        "Id": rec.id,
+        "Created": rec.created,
+        "Path": args[0] if args else "",
+        "Args": args[1:],
+        "State": state_json(st),
+        "Image": rec.image_id,
+        "ResolvConfPath": rec.resolv_conf_path,
+        "HostnamePath": rec.hostname_path,
+        "HostsPath": rec.hosts_path,
+        "LogPath": rec.log_path,
+        "Name": "/" + rec.name,
+        "RestartCount": int(st.restart_count),
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "MountLabel": "",
+        "ProcessLabel": "",
+        "AppArmorProfile": "",
+        "ExecIDs": exec_ids or None,
+        "HostConfig": hc,
+        "GraphDriver": graph_driver(rec),
+        "Mounts": loads(rec.mounts_json, []) or [],
+        "Config": config,
+        "NetworkSettings": network_settings(rec, config, hc, bool(st.running)),
+    }
+    if size is not None:
+        out["SizeRw"], out["SizeRootFs"] = size
+    return out
+
+
+def graph_driver(rec):
+    data = {}
+    for m in rec.rootfs:
+        for opt in m.options:
+            key, _, value = opt.partition("=")
+            if key == "lowerdir":
+                data["LowerDir"] = value
+            elif key == "upperdir":
+                data["UpperDir"] = value
+            elif key == "workdir":
+                data["WorkDir"] = value
+    if "UpperDir" in data:
+        data["MergedDir"] = data["UpperDir"].rsplit("/", 1)[0] + "/merged"
+    return {"Data": data or None, "Name": "overlay2"}
+
+
+def _command(config):
+    args = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
+    return " ".join(args)
+
+
+def summary_ports(config, hc, net):
+    out = []
+    for port, bindings in sorted(_ports(config, hc, net).items()):
+        num, _, proto = port.partition("/")
+        if not bindings:
+            out.append({"PrivatePort": int(num), "Type": proto or "tcp"})
+            continue
+        for b in bindings:
+            item = {"PrivatePort": int(num), "Type": proto or "tcp"}
+            if b.get("HostPort"):
+                item["PublicPort"] = int(b["HostPort"])
+                item["IP"] = b.get("HostIp") or "0.0.0.0"
+            out.append(item)
+    return out
+
+
+def summary(rec, now_ns=None, size=None):
+    config = loads(rec.config_json, {}) or {}
+    hc = loads(rec.host_config_json, {}) or {}
+    net = loads(rec.network_json, {}) or {}
+    networks = net.get("networks") or {}
+    st = rec.state
+    out = {
+        "Id": rec.id,
+        "Names": ["/" + rec.name],
+        "Image": rec.image or config.get("Image", ""),
+        "ImageID": rec.image_id,
+        "Command": _command(config),
+        "Created": ids.rfc3339_to_ns(rec.created) // 1_000_000_000,
+        "Ports": summary_ports(config, hc, net),
+        "Labels": dict(rec.labels) or (config.get("Labels") or {}),
+        "State": state_status(st),
+        "Status": status_text(st, now_ns),
+        "HostConfig": {"NetworkMode": hc.get("NetworkMode") or "default"},
+        "NetworkSettings": {"Networks": {name: _endpoint_json(ep) for name, ep in networks.items()}},
+        "Mounts": loads(rec.mounts_json, []) or [],
+    }
+    if size is not None:
+        out["SizeRw"], out["SizeRootFs"] = size
+    return out

@@ -1,0 +1,685 @@
+"""Container orchestration over gRPC (dockerd's daemon/create.go, start.go, delete.go, ...).
+
+The apiserver keeps no persistent state: everything about a container lives in its record at
+container-service; this module ties images, snapshots, networks, volumes and tasks together.
+"""
+
+import json
+import logging
+import os
+import socket
+import subprocess
+import threading
+import time
+
+from dockyard_api.containers.v1 import containers_pb2
+from dockyard_api.networks.v1 import networks_pb2
+from dockyard_api.images.v1 import images_pb2
+from dockyard_api.shim.v1 import shim_pb2
+from dockyard_api.snapshots.v1 import snapshots_pb2
+from dockyard_api.tasks.v1 import tasks_pb2
+from dockyard_api.types.v1 import types_pb2
+from dockyard_api.volumes.v1 import volumes_pb2
+from dockyard_common import errors, ids
+
+from . import container_config as cc
+from . import reference
+from . import container_views as views
+
+log = logging.getLogger(__name__)
+
+EMPTY = types_pb2.Empty()
+SIGKILL, SIGTERM = 9, 15
+# Runtime messages the CLI turns into exit codes 127/126: dockerd answers them with 400.
+_USER_ERRORS = ("executable file not found", "no such file or directory", "permission denied",
+                "is a directory", "not a directory")
+
+
+def _build_spec(*args, **kwargs):
+    from dockyard_common import oci
+    return oci.build_spec(*args, **kwargs)
+
+
+def _ignore(fn, *args, kinds=(errors.NotFound,)):
+    try:
+        return fn(*args)
+    except kinds:
+        return None
+    except errors.DockyardError as exc:
+        log.warning("cleanup step failed: %s", exc)
+        return None
+
+
+class ContainerBackend:
+    """What routers/containers.py needs (see its `Backend` protocol)."""
+
+    build_spec = staticmethod(_build_spec)
+
+    def __init__(self, daemon):
+        self.daemon = daemon
+        self.c = daemon.clients
+        self._locks = {}
+        self._locks_guard = threading.Lock()
+        # Containers stopped through the API: a restart policy does not bring them back.
+        self.manually_stopped = set()
+        self.execs = ExecStore()
+
+    # ------------------------------------------------------------------ helpers
+    def lock(self, cid):
+        with self._locks_guard:
+            return self._locks.setdefault(cid, threading.RLock())
+
+    def get(self, ref):
+        try:
+            return self.c.containers.Get(containers_pb2.GetContainerRequest(ref=ref))
+        except errors.NotFound:
+            raise errors.NotFound("No such container: %s" % ref) from None
+
+    def emit(self, rec, action, **extra):
+        attrs = {"image": rec.image, "name": rec.name}
+        attrs.update(dict(rec.labels))
+        attrs.update({k: str(v) for k, v in extra.items()})
+        self.daemon.events.emit("container", action, rec.id, attrs)
+
+    @staticmethod
+    def config_of(rec):
+        return views.loads(rec.config_json, {}) or {}
+
+    @staticmethod
+    def host_config_of(rec):
+        return views.loads(rec.host_config_json, {}) or {}
+
+    # ------------------------------------------------------------------ create
+    def create(self, name, body):
+        config, hc, networking = cc.split_create_body(body)
+        if name:
+            name = cc.validate_name(name)
+        cc.validate_host_config(hc)
+        image = self._image(config["Image"])
+        image_cfg = (views.loads(image.config_json, {}) or {}).get("config") or {}
+        config = cc.merge_image_config(config, image_cfg)
+        plan = cc.plan_mounts(config, hc)
+        if name:
+            self._check_name_free(name)
+        else:
+            name = self._random_name()
+        cid = ids.new_id()
+        undo = []
+        try:
+            record = self._create_resources(cid, name, config, hc, networking, image, plan, undo)
+            try:
+                created = self.c.containers.Create(record)
+            except errors.Conflict as exc:
+                raise errors.Conflict(self._conflict_message(name, str(exc))) from None
+        except BaseException:
+            for step in reversed(undo):
+                try:
+                    step()
+                except Exception as exc:  # best effort: report the original error
+                    log.warning("undo of create %s failed: %s", cid[:12], exc)
+            raise
+        self.emit(created, "create")
+        return {"Id": cid, "Warnings": []}
+
+    def _image(self, ref):
+        if not reference.looks_like_id(ref):
+            reference.parse(ref)  # 400 "invalid reference format" before any lookup
+        try:
+            return self.c.images.Get(images_pb2.GetImageRequest(ref=ref))
+        except errors.NotFound:
+            raise errors.NotFound("No such image: %s" % reference.normalize_lookup(ref)) from None
+
+    def _conflict_message(self, name, detail):
+        if "already in use" in detail:
+            return detail
+        try:
+            other = self.get(name).id
+        except errors.NotFound:
+            other = ""
+        return ('Conflict. The container name "/%s" is already in use by container "%s". '
+                "You have to remove (or rename) that container to be able to reuse that name."
+                % (name, other))
+
+    def _check_name_free(self, name):
+        try:
+            rec = self.c.containers.Get(containers_pb2.GetContainerRequest(ref=name))
+        except errors.NotFound:
+            return
+        if rec.name == name:
+            raise errors.Conflict(self._conflict_message(name, ""))
+
+    def _random_name(self):
+        for _ in range(20):
+            name = ids.random_name()
+            try:
+                self._check_name_free(name)
+                return name
+            except errors.Conflict:
+                continue
+        return "%s_%s" % (ids.random_name(), ids.new_id()[:6])
+
+    def _create_resources(self, cid, name, config, hc, networking, image, plan, undo):
+        # Snapshot: the container's writable layer on top of the image.
+        resp = self.c.snapshots.Prepare(snapshots_pb2.PrepareSnapshotRequest(key=cid, parent=image.chain_id))
+        undo.append(lambda: self.c.snapshots.Remove(snapshots_pb2.SnapshotKey(key=cid)))
+
+        mode = hc.get("NetworkMode") or "default"
+        if mode == "host":
+            hostname = config.get("Hostname") or socket.gethostname()
+        else:
+            hostname = config.get("Hostname") or cid[:12]
+        config["Hostname"] = hostname
+        net = self._attach_networks(cid, name, config, hc, networking, mode, undo)
+
+        docker_mounts, user_mounts = [], []
+        for entry in plan:
+            self._resolve_mount(cid, entry, undo)
+            user_mounts.append(cc.oci_mount(entry))
+            docker_mounts.append(cc.docker_mount(entry))
+        taken = {m["destination"] for m in user_mounts}
+        mounts = []
+        for key, target in (("hosts_path", "/etc/hosts"), ("resolv_conf_path", "/etc/resolv.conf"),
+                            ("hostname_path", "/etc/hostname")):
+            if net.get(key) and target not in taken:  # a file bound by the user wins
+                mounts.append({"destination": target, "type": "bind", "source": net[key],
+                               "options": ["rbind", "rprivate", "ro" if hc.get("ReadonlyRootfs") else "rw"]})
+        mounts += user_mounts
+
+        spec = self.build_spec(config, hc, container_id=cid, netns_path=net.get("netns_path") or None,
+                               hostname=hostname, mounts=mounts, cgroups_path="/dockyard/" + cid)
+        labels = {str(k): str(v) for k, v in (config.get("Labels") or {}).items()}
+        return containers_pb2.Container(
+            id=cid, name=name, image=config["Image"], image_id=image.id,
+            config_json=json.dumps(config).encode(), host_config_json=json.dumps(hc).encode(),
+            spec_json=json.dumps(spec).encode(), rootfs=list(resp.mounts), snapshot_key=cid,
+            created=ids.now_rfc3339(), runtime=hc.get("Runtime") or "runc",
+            network_json=json.dumps(net).encode(), resolv_conf_path=net.get("resolv_conf_path", ""),
+            hostname_path=net.get("hostname_path", ""), hosts_path=net.get("hosts_path", ""),
+            log_path=self.daemon.layout.container_log(cid), labels=labels,
+            mounts_json=json.dumps(docker_mounts).encode())
+
+    def _attach_networks(self, cid, name, config, hc, networking, mode, undo):
+        """Join the container's networks; returns the record's network_json document."""
+        if mode.startswith("container:"):
+            other = self.get(mode.split(":", 1)[1])
+            if not other.state.running:
+                raise errors.Conflict("cannot join network of a non running container: %s" % other.id)
+            onet = views.loads(other.network_json, {}) or {}
+            config["Hostname"] = self.config_of(other).get("Hostname") or config["Hostname"]
+            return {"mode": mode, "netns_path": onet.get("netns_path", ""),
+                    "hosts_path": other.hosts_path, "resolv_conf_path": other.resolv_conf_path,
+                    "hostname_path": other.hostname_path, "networks": {}, "container": other.id}
+        primary = "bridge" if mode in ("default", "") else mode
+        endpoints = {}
+        for key, value in (networking.get("EndpointsConfig") or {}).items():
+            endpoints["bridge" if key in ("default", "") else key] = value or {}
+        order = [primary] + [n for n in endpoints if n != primary and primary not in ("host", "none")]
+        net = {"mode": mode, "networks": {}}
+        undo.append(lambda: self.c.networks.Detach(networks_pb2.DetachRequest(container_id=cid, network="")))
+        for network in order:
+            epc = endpoints.get(network) or {}
+            ipam = epc.get("IPAMConfig") or {}
+            ep = self.c.networks.Attach(networks_pb2.AttachRequest(
+                container_id=cid, network=network, aliases=list(epc.get("Aliases") or []),
+                ipv4_address=ipam.get("IPv4Address") or "", hostname=config["Hostname"],
+                domainname=config.get("Domainname") or "", extra_hosts=list(hc.get("ExtraHosts") or []),
+                container_name=name))
+            if network == primary:
+                net.update({"netns_path": ep.netns_path, "hosts_path": ep.hosts_path,
+                            "resolv_conf_path": ep.resolv_conf_path, "hostname_path": ep.hostname_path,
+                            "sandbox_id": ids.new_id()})
+            if network in ("none", "host"):
+                net["networks"][network] = {"network_id": ep.network_id, "endpoint_id": ep.endpoint_id}
+                continue
+            net["networks"][ep.network_name or network] = {
+                "network_id": ep.network_id, "endpoint_id": ep.endpoint_id,
+                "ip_address": ep.ip_address, "prefix_len": ep.prefix_len, "gateway": ep.gateway,
+                "mac_address": ep.mac_address, "aliases": list(ep.aliases) or list(epc.get("Aliases") or []) or None,
+                "IPAMConfig": ipam or None, "dns_names": None}
+        return net
+
+    def _resolve_mount(self, cid, entry, undo):
+        if entry["kind"] == "volume":
+            vol = self.c.volumes.Acquire(volumes_pb2.AcquireVolumeRequest(
+                name=entry["name"], container_id=cid, create=True, anonymous=entry["anonymous"],
+                labels=entry.get("labels") or {}, driver=entry.get("driver") or "",
+                driver_opts=entry.get("driver_opts") or {}))
+            entry["name"], entry["source"] = vol.name, vol.mountpoint
+            name = vol.name
+            undo.append(lambda: self.c.volumes.Release(volumes_pb2.ReleaseVolumeRequest(name=name, container_id=cid)))
+            if entry["anonymous"]:
+                undo.append(lambda: _ignore(self.c.volumes.Remove, volumes_pb2.RemoveVolumeRequest(name=name)))
+        elif entry["kind"] == "bind" and entry.get("create_source") and not os.path.exists(entry["source"]):
+            os.makedirs(entry["source"], exist_ok=True)  # `-v /host:/ctr` creates the host dir (dockerd does)
+
+    # ------------------------------------------------------------------ start
+    def start(self, ref):
+        rec = self.get(ref)
+        with self.lock(rec.id):
+            rec = self.get(rec.id)
+            st = rec.state
+            if st.paused:
+                raise errors.Conflict("cannot start a paused container, try unpause instead")
+            if st.running:
+                raise errors.NotModified()
+            self.manually_stopped.discard(rec.id)
+            self._start_task(rec)
+
+    def _start_task(self, rec):
+        cid = rec.id
+        _ignore(self.c.tasks.Delete, tasks_pb2.TaskRef(id=cid),
+                kinds=(errors.NotFound, errors.FailedPrecondition))
+        hubs = self.daemon.hubs
+        try:
+            self.c.tasks.Create(tasks_pb2.CreateTaskRequest(id=cid))
+        except errors.DockyardError as exc:
+            hubs.task_failed(cid)
+            self._after_failed_start(rec)
+            raise self._start_error(exc) from None
+        config, hc = self.config_of(rec), self.host_config_of(rec)
+        size = hc.get("ConsoleSize") or [0, 0]
+        if config.get("Tty") and len(size) == 2 and size[0] and size[1]:
+            _ignore(self.c.shim.ResizePty, shim_pb2.ResizePtyRequest(id=cid, height=size[0], width=size[1]),
+                    kinds=(errors.DockyardError,))
+        hubs.task_created(cid)
+        try:
+            self.c.tasks.Start(tasks_pb2.TaskRef(id=cid))
+        except errors.DockyardError as exc:
+            hubs.task_failed(cid)
+            _ignore(self.c.tasks.Kill, tasks_pb2.KillTaskRequest(id=cid, signal=SIGKILL),
+                    kinds=(errors.DockyardError,))
+            _ignore(self.c.tasks.Delete, tasks_pb2.TaskRef(id=cid), kinds=(errors.DockyardError,))
+            self._after_failed_start(rec)
+            raise self._start_error(exc) from None
+
+    def _after_failed_start(self, rec):
+        if self.host_config_of(rec).get("AutoRemove"):
+            try:
+                self.remove_resources(self.get(rec.id), remove_volumes=True)
+            except errors.DockyardError as exc:
+                log.warning("auto-remove after failed start of %s: %s", rec.id[:12], exc)
+
+    @staticmethod
+    def _start_error(exc):
+        msg = str(exc)
+        if any(s in msg for s in _USER_ERRORS):
+            return errors.InvalidArgument(msg)
+        return exc
+
+    # ------------------------------------------------------------------ stop/kill
+    def kill(self, ref, signal=None):
+        rec = self.get(ref)
+        sig = cc.parse_signal(signal, SIGKILL)
+        if not rec.state.running:
+            raise errors.Conflict("Cannot kill container: %s: Container %s is not running" % (ref, rec.id))
+        self._signal(rec, sig)
+
+    def _signal(self, rec, sig):
+        try:
+            self.c.tasks.Kill(tasks_pb2.KillTaskRequest(id=rec.id, signal=sig))
+        except (errors.NotFound, errors.FailedPrecondition) as exc:
+            raise errors.Conflict("Cannot kill container: %s: Container %s is not running: %s"
+                                  % (rec.name, rec.id, exc)) from None
+        self.emit(rec, "kill", signal=sig)
+
+    def stop(self, ref, timeout=None, signal=None):
+        rec = self.get(ref)
+        if not rec.state.running:
+            raise errors.NotModified()
+        self.manually_stopped.add(rec.id)
+        self._stop(rec, timeout, signal)
+        self.emit(rec, "stop")
+
+    def _stop(self, rec, timeout=None, signal=None):
+        config = self.config_of(rec)
+        sig = cc.parse_signal(signal, None) or cc.parse_signal(config.get("StopSignal"), SIGTERM)
+        if timeout is None:
+            timeout = config.get("StopTimeout")
+            timeout = 10 if timeout is None else int(timeout)
+        waiter = self.daemon.monitor.register(rec.id, "not-running")
+        try:
+            if sig != SIGKILL:
+                try:
+                    self._signal(rec, sig)
+                    if rec.state.paused:
+                        _ignore(self.c.tasks.Resume, tasks_pb2.TaskRef(id=rec.id), kinds=(errors.DockyardError,))
+                except errors.Conflict:
+                    return
+                if waiter.wait(None if timeout < 0 else timeout) is not None:
+                    return
+            try:
+                self._signal(rec, SIGKILL)
+            except errors.Conflict:
+                return
+            if waiter.wait(30) is None:
+                raise errors.Internal("container %s did not exit after SIGKILL" % rec.id[:12])
+        finally:
+            waiter.cancel()
+
+    def restart(self, ref, timeout=None, signal=None):
+        rec = self.get(ref)
+        with self.lock(rec.id):
+            if rec.state.running:
+                self._stop(rec, timeout, signal)
+            self.manually_stopped.discard(rec.id)
+            self._start_task(self.get(rec.id))
+        self.emit(rec, "restart")
+
+    def pause(self, ref):
+        rec = self.get(ref)
+        if not rec.state.running:
+            raise errors.Conflict("Container %s is not running" % rec.id)
+        if rec.state.paused:
+            raise errors.Conflict("Container %s is already paused" % rec.id)
+        self.c.tasks.Pause(tasks_pb2.TaskRef(id=rec.id))
+        self.emit(rec, "pause")
+
+    def unpause(self, ref):
+        rec = self.get(ref)
+        if not rec.state.paused:
+            raise errors.Conflict("Container %s is not paused" % rec.id)
+        self.c.tasks.Resume(tasks_pb2.TaskRef(id=rec.id))
+        self.emit(rec, "unpause")
+
+    # ------------------------------------------------------------------ remove
+    def remove(self, ref, force=False, volumes=False):
+        rec = self.get(ref)
+        if rec.state.running:
+            if not force:
+                if rec.state.paused:
+                    raise errors.Conflict("You cannot remove a paused container %s. Unpause and then stop "
+                                          "the container before attempting removal or force remove" % rec.id)
+                raise errors.Conflict("You cannot remove a running container %s. Stop the container before "
+                                      "attempting removal or force remove" % rec.id)
+            self.manually_stopped.add(rec.id)
+            self._stop(rec, timeout=0, signal="SIGKILL")
+            rec = self.get(rec.id)
+        self.remove_resources(rec, remove_volumes=volumes)
+
+    def remove_resources(self, rec, remove_volumes=False):
+        """Everything a container holds, then its record; emits "destroy" and wakes waiters."""
+        cid = rec.id
+        with self.lock(cid):
+            try:
+                rec = self.c.containers.Get(containers_pb2.GetContainerRequest(ref=cid))
+            except errors.NotFound:
+                return  # someone else removed it meanwhile
+            _ignore(self.c.tasks.Delete, tasks_pb2.TaskRef(id=cid))
+            _ignore(self.c.networks.Detach, networks_pb2.DetachRequest(container_id=cid, network=""))
+            _ignore(self.c.snapshots.Remove, snapshots_pb2.SnapshotKey(key=rec.snapshot_key or cid))
+            for m in views.loads(rec.mounts_json, []) or []:
+                if m.get("Type") != "volume" or not m.get("Name"):
+                    continue
+                _ignore(self.c.volumes.Release, volumes_pb2.ReleaseVolumeRequest(name=m["Name"], container_id=cid))
+                if remove_volumes and m.get("Anonymous"):
+                    _ignore(self.c.volumes.Remove, volumes_pb2.RemoveVolumeRequest(name=m["Name"]),
+                            kinds=(errors.NotFound, errors.FailedPrecondition, errors.Conflict))
+            try:
+                self.c.containers.Delete(containers_pb2.GetContainerRequest(ref=cid))
+            except errors.NotFound:
+                return
+            self.manually_stopped.discard(cid)
+            self.execs.forget_container(cid)
+        self.emit(rec, "destroy")
+        self.daemon.monitor.removed(cid)
+
+    # ------------------------------------------------------------------ queries
+    def inspect(self, ref, size=False):
+        rec = self.get(ref)
+        return views.inspect(rec, exec_ids=self.execs.ids_of(rec.id),
+                             size=self._size(rec) if size else None)
+
+    def _size(self, rec):
+        try:
+            rw = self.c.snapshots.Usage(snapshots_pb2.SnapshotKey(key=rec.snapshot_key or rec.id)).size
+        except errors.DockyardError:
+            rw = 0
+        try:
+            base = self.c.images.Get(images_pb2.GetImageRequest(ref=rec.image_id)).size
+        except errors.DockyardError:
+            base = 0
+        return rw, rw + base
+
+    def list(self, all=False, limit=-1, size=False, filters=None):
+        from .container_filters import ContainerFilter
+        flt = ContainerFilter(filters or {}, self)
+        if limit > 0 or flt.needs_all:
+            all = True
+        recs = list(self.c.containers.List(containers_pb2.ListContainersRequest(all=True)).containers)
+        recs.sort(key=lambda r: ids.rfc3339_to_ns(r.created), reverse=True)
+        flt.prepare(recs)
+        now = time.time_ns()
+        out = []
+        for rec in recs:
+            if not all and not rec.state.running:
+                continue
+            if not flt.match(rec):
+                continue
+            out.append(views.summary(rec, now, self._size(rec) if size else None))
+            if limit > 0 and len(out) >= limit:
+                break
+        return out
+
+    def rename(self, ref, new_name):
+        if not new_name:
+            raise errors.InvalidArgument("Neither old nor new names may be empty")
+        new_name = cc.validate_name(new_name)
+        rec = self.get(ref)
+        if rec.name == new_name:
+            raise errors.InvalidArgument("Renaming a container with the same name as its current name")
+        try:
+            renamed = self.c.containers.Rename(containers_pb2.RenameContainerRequest(ref=rec.id, new_name=new_name))
+        except errors.Conflict as exc:
+            raise errors.Conflict(self._conflict_message(new_name, str(exc))) from None
+        self.emit(renamed, "rename", oldName="/" + rec.name)
+
+    def top(self, ref, ps_args="-ef"):
+        rec = self.get(ref)
+        if not rec.state.running:
+            raise errors.Conflict("Container %s is not running" % rec.id)
+        pids = set(self.c.tasks.Top(tasks_pb2.TaskRef(id=rec.id)).pids)
+        args = (ps_args or "-ef").split()
+        try:
+            out = subprocess.run(["ps"] + args, capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise errors.Internal("ps: %s" % exc) from None
+        if out.returncode != 0:
+            raise errors.Internal("Error running ps: %s" % out.stderr.strip())
+        return parse_ps(out.stdout, pids)
+
+    def prune(self, filters=None):
+        from .container_filters import ContainerFilter
+        flt = ContainerFilter(filters or {}, self, prune=True)
+        recs = list(self.c.containers.List(containers_pb2.ListContainersRequest(all=True)).containers)
+        flt.prepare(recs)
+        deleted, reclaimed = [], 0
+        for rec in recs:
+            if rec.state.running or not flt.match(rec):
+                continue
+            try:
+                size = self._size(rec)[0]
+                self.remove_resources(rec)
+            except errors.DockyardError as exc:
+                log.warning("prune of %s failed: %s", rec.id[:12], exc)
+                continue
+            deleted.append(rec.id)
+            reclaimed += size
+        self.daemon.events.emit("container", "prune", "", {"reclaimed": str(reclaimed)})
+        return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
+
+    def stats_once(self, rec):
+        try:
+            raw = self.c.tasks.Stats(tasks_pb2.TaskRef(id=rec.id)).stats_json
+            data = json.loads(raw) if raw else {}
+        except (errors.FailedPrecondition, errors.NotFound, errors.Conflict, ValueError):
+            data = {}
+        data.setdefault("pids_stats", {})
+        data.setdefault("memory_stats", {})
+        data.setdefault("cpu_stats", {"cpu_usage": {"total_usage": 0}, "system_cpu_usage": 0,
+                                      "online_cpus": os.cpu_count() or 1, "throttling_data": {}})
+        data.setdefault("blkio_stats", {})
+        data.setdefault("networks", {})
+        data["read"] = ids.now_rfc3339()
+        data["name"] = "/" + rec.name
+        data["id"] = rec.id
+        data.setdefault("num_procs", 0)
+        data.setdefault("storage_stats", {})
+        return data
+
+    # ------------------------------------------------------------------ I/O helpers
+    def logs(self, rec, follow, stdout, stderr, since_ns=0, until_ns=0, tail=-1):
+        return self.c.shim.Logs(shim_pb2.LogsRequest(
+            id=rec.id, follow=follow, stdout=stdout, stderr=stderr, since_ns=since_ns,
+            until_ns=until_ns, tail=tail))
+
+    def resize(self, ref, height, width, exec_id=""):
+        rec = self.get(ref)
+        if not rec.state.running:
+            raise errors.Conflict("Container %s is not running" % rec.id)
+        self.c.shim.ResizePty(shim_pb2.ResizePtyRequest(id=rec.id, exec_id=exec_id, height=height, width=width))
+
+
+    # ------------------------------------------------------------------ exec
+    def exec_create(self, ref, body):
+        rec = self.get(ref)
+        if not rec.state.running:
+            raise errors.Conflict("Container %s is not running" % rec.id)
+        if rec.state.paused:
+            raise errors.Conflict("Container %s is paused, unpause the container before exec" % rec.id)
+        cmd = body.get("Cmd") or []
+        if isinstance(cmd, str):
+            cmd = [cmd]
+        if not cmd:
+            raise errors.InvalidArgument("No exec command specified")
+        from dockyard_common import oci
+        config = self.config_of(rec)
+        tty = bool(body.get("Tty"))
+        env = ["PATH=" + oci.DEFAULT_PATH, "HOSTNAME=" + (config.get("Hostname") or "")]
+        if tty:
+            env.append("TERM=xterm")
+        env = oci.replace_or_append_env(env, config.get("Env") or [])
+        env = oci.replace_or_append_env(env, body.get("Env") or [])
+        process = {"args": list(cmd), "env": env, "terminal": tty,
+                   "cwd": body.get("WorkingDir") or config.get("WorkingDir") or "/",
+                   # a Docker User string: shim-runner resolves it in the container's /etc/passwd
+                   "user": body.get("User") or config.get("User") or ""}
+        if body.get("Privileged"):
+            caps = list(oci.ALL_CAPABILITIES)
+            process["capabilities"] = {"bounding": caps, "effective": caps, "permitted": caps}
+        exec_id = ids.new_id()
+        stdin = bool(body.get("AttachStdin"))
+        self.c.tasks.ExecCreate(tasks_pb2.ExecCreateRequest(
+            id=rec.id, exec_id=exec_id, process_json=json.dumps(process).encode(), terminal=tty, stdin=stdin))
+        self.execs.add(exec_id, rec.id, {
+            "OpenStdin": stdin, "OpenStdout": bool(body.get("AttachStdout")),
+            "OpenStderr": bool(body.get("AttachStderr")), "DetachKeys": body.get("DetachKeys") or "",
+            "Privileged": bool(body.get("Privileged")), "Tty": tty, "User": body.get("User") or "",
+            "ConsoleSize": body.get("ConsoleSize"),
+            "ProcessConfig": {"tty": tty, "entrypoint": cmd[0], "arguments": list(cmd[1:]),
+                              "privileged": bool(body.get("Privileged")), "user": body.get("User") or ""}})
+        self.emit(rec, "exec_create: " + " ".join(cmd), execID=exec_id)
+        return {"Id": exec_id}
+
+    def exec_state(self, exec_id):
+        ex = self.execs.get(exec_id)
+        st = self.c.tasks.ExecGet(tasks_pb2.ExecRef(id=ex["ContainerID"], exec_id=exec_id))
+        return ex, st
+
+    def exec_inspect(self, exec_id):
+        ex, st = self.exec_state(exec_id)
+        out = {"CanRemove": False, "ContainerID": ex["ContainerID"], "DetachKeys": ex["DetachKeys"],
+               "ExitCode": int(st.exit_code) if st.exited else None, "ID": exec_id,
+               "OpenStderr": ex["OpenStderr"], "OpenStdin": ex["OpenStdin"],
+               "OpenStdout": ex["OpenStdout"], "ProcessConfig": ex["ProcessConfig"],
+               "Running": bool(st.running), "Pid": int(st.pid) if st.running else 0}
+        return out
+
+    def exec_check_startable(self, exec_id):
+        ex, st = self.exec_state(exec_id)
+        if st.running:
+            raise errors.Conflict("Error: Exec command %s is already running" % exec_id)
+        if st.exited:
+            raise errors.Conflict("Error: Exec command %s has already run" % exec_id)
+        rec = self.get(ex["ContainerID"])
+        if not rec.state.running:
+            raise errors.Conflict("Container %s is not running" % rec.id)
+        if rec.state.paused:
+            raise errors.Conflict("Container %s is paused, unpause the container before exec" % rec.id)
+        return ex, rec
+
+    def exec_start(self, ex, rec):
+        self.emit(rec, "exec_start: " + " ".join([ex["ProcessConfig"]["entrypoint"]] + ex["ProcessConfig"]["arguments"]),
+                  execID=ex["ID"])
+        return self.c.tasks.ExecStart(tasks_pb2.ExecRef(id=rec.id, exec_id=ex["ID"]))
+
+    def exec_resize(self, exec_id, height, width):
+        ex = self.execs.get(exec_id)
+        self.c.shim.ResizePty(shim_pb2.ResizePtyRequest(id=ex["ContainerID"], exec_id=exec_id,
+                                                        height=height, width=width))
+
+
+def for_daemon(daemon):
+    """The daemon's one ContainerBackend (made on first use)."""
+    backend = getattr(daemon, "_container_backend", None)
+    if backend is None:
+        with _BACKEND_LOCK:
+            backend = getattr(daemon, "_container_backend", None)
+            if backend is None:
+                backend = daemon._container_backend = ContainerBackend(daemon)
+    return backend
+
+
+_BACKEND_LOCK = threading.Lock()
+
+
+class ExecStore:
+    """Exec configs live in memory only, as in dockerd (its execStore is not persisted)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._by_id = {}
+
+    def add(self, exec_id, container_id, config):
+        with self._lock:
+            self._by_id[exec_id] = dict(config, ID=exec_id, ContainerID=container_id)
+
+    def get(self, exec_id):
+        with self._lock:
+            item = self._by_id.get(exec_id)
+        if item is None:
+            raise errors.NotFound("No such exec instance: %s" % exec_id)
+        return item
+
+    def ids_of(self, container_id):
+        with self._lock:
+            return [k for k, v in self._by_id.items() if v["ContainerID"] == container_id]
+
+    def forget_container(self, container_id):
+        with self._lock:
+            for k in [k for k, v in self._by_id.items() if v["ContainerID"] == container_id]:
+                del self._by_id[k]
+
+
+def parse_ps(output, pids):
+    """moby parsePSOutput: keep the rows whose PID column is one of the container's pids."""
+    lines = output.splitlines()
+    if not lines:
+        return {"Titles": [], "Processes": []}
+    titles = lines[0].split()
+    try:
+        pid_index = titles.index("PID")
+    except ValueError:
+        raise errors.Internal("Couldn't find PID field in ps output") from None
+    procs = []
+    for line in lines[1:]:
+        if not line.strip():
+            continue
+        fields = line.split()
+        try:
+            pid = int(fields[pid_index])
+        except (ValueError, IndexError):
+            continue
+        if pid in pids:
+            n = len(titles)
+            procs.append(fields[:n - 1] + [" ".join(fields[n - 1:])])
+    return {"Titles": titles, "Processes": procs}

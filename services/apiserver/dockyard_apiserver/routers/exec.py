@@ -1,0 +1,105 @@
+"""/containers/{id}/exec and /exec/*: create, start (hijacked like attach), inspect, resize
+(moby's router/container exec routes)."""
+
+import logging
+import time
+
+from flask import Blueprint, request
+
+from dockyard_common import errors, stdcopy
+
+from .. import hijack
+from ..attach import parse_detach_keys
+from ..backend.containers import for_daemon
+from ..webutil import daemon, empty, json_body, json_response, qint
+from .containers import stream_type
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("exec", __name__)
+
+# After the output ends, how long to wait for container-service to record the exit code (the
+# CLI reads it from /exec/{id}/json as soon as the stream closes).
+EXIT_GRACE = 5.0
+
+
+def backend():
+    return for_daemon(daemon())
+
+
+@bp.post("/containers/<ref>/exec")
+def create(ref):
+    backend().get(ref)  # 404 before the body is looked at
+    body = json_body(required=True)
+    return json_response(backend().exec_create(ref, body), status=201)
+
+
+@bp.get("/exec/<exec_id>/json")
+def inspect(exec_id):
+    return json_response(backend().exec_inspect(exec_id))
+
+
+@bp.post("/exec/<exec_id>/resize")
+def resize(exec_id):
+    backend().exec_resize(exec_id, qint("h", 0), qint("w", 0))
+    return empty(200)
+
+
+@bp.post("/exec/<exec_id>/start")
+def start(exec_id):
+    be = backend()
+    body = json_body(required=False)
+    ex, rec = be.exec_check_startable(exec_id)
+    if body.get("Detach"):
+        be.exec_start(ex, rec)
+        return empty(200)
+    tty = bool(ex["Tty"])
+    keys = parse_detach_keys(ex.get("DetachKeys") or "")
+    conn = hijack.take_over(request.environ)
+    conn.send_upgrade(stream_type(tty), hijack.wants_upgrade(request.environ))
+    session = be.daemon.hubs.session(conn, rec.id, exec_id=exec_id, stdin=ex["OpenStdin"],
+                                     stdout=ex["OpenStdout"], stderr=ex["OpenStderr"], tty=tty,
+                                     stdin_once=True, detach_keys=keys)
+    session.on_drained = lambda: _await_exit(be, exec_id)
+    be.daemon.hubs.track(session)
+    try:
+        session.start_reader()
+        session.connect()
+        early = session.failed_at_once()
+        if early:
+            session.reset()
+        try:
+            be.exec_start(ex, rec)
+        except errors.DockyardError as exc:
+            # After the takeover errors are plain text on the stream (as moby).
+            msg = (str(exc) + "\r\n").encode()
+            session.write(msg if tty else stdcopy.frame(stdcopy.STDERR, msg))
+            session.end()
+            return hijack.HIJACKED
+        if early:
+            session.connect()
+        size = ex.get("ConsoleSize") or []
+        if tty and len(size) == 2 and size[0] and size[1]:
+            try:
+                be.exec_resize(exec_id, size[0], size[1])
+            except errors.DockyardError:
+                pass
+        session.pump_output()
+    except OSError as exc:
+        log.debug("exec %s stream ended: %s", exec_id[:12], exc)
+    finally:
+        session.end()
+        be.daemon.hubs.untrack(session)
+    return hijack.HIJACKED
+
+
+def _await_exit(be, exec_id):
+    deadline = time.monotonic() + EXIT_GRACE
+    while time.monotonic() < deadline:
+        try:
+            _, st = be.exec_state(exec_id)
+        except errors.DockyardError:
+            return
+        if st.exited:
+            return
+        time.sleep(0.05)
