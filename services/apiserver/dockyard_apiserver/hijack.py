@@ -63,7 +63,8 @@ class HijackedConnection:
             if self._closed:
                 return
             self._closed = True
-        for closer in (self.rfile.close, lambda: self.sock.shutdown(socket.SHUT_RDWR), self.sock.close):
+        # Shut the socket down first: closing rfile blocks while another thread reads from it.
+        for closer in (lambda: self.sock.shutdown(socket.SHUT_RDWR), self.rfile.close, self.sock.close):
             try:
                 closer()
             except (OSError, ValueError):

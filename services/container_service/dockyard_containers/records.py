@@ -34,7 +34,7 @@ CREATE TABLE IF NOT EXISTS execs (
   exec_id TEXT PRIMARY KEY,
   container_id TEXT NOT NULL,
   process_json BLOB, terminal INTEGER, stdin INTEGER,
-  running INTEGER, pid INTEGER, exit_code INTEGER, exited INTEGER
+  running INTEGER, pid INTEGER, exit_code INTEGER, exited INTEGER, registered INTEGER
 );
 """
 
@@ -211,7 +211,7 @@ class Store:
 
     # execs -----------------------------------------------------------------------
     _EXEC_COLS = ("exec_id", "container_id", "process_json", "terminal", "stdin", "running", "pid",
-                  "exit_code", "exited")
+                  "exit_code", "exited", "registered")
 
     def put_exec(self, ex):
         with self._lock:
@@ -226,7 +226,7 @@ class Store:
             raise errors.NotFound("No such exec instance: %s" % exec_id)
         ex = dict(zip(self._EXEC_COLS, row))
         ex["process_json"] = bytes(ex["process_json"] or b"")
-        for flag in ("terminal", "stdin", "running", "exited"):
+        for flag in ("terminal", "stdin", "running", "exited", "registered"):
             ex[flag] = bool(ex[flag])
         return ex
 

@@ -343,9 +343,15 @@ class TaskManager:
             raise errors.Conflict("Container %s is paused, unpause the container before exec" % rec.id)
         if not exec_id:
             raise errors.InvalidArgument("exec id is required")
-        self.store.put_exec({"exec_id": exec_id, "container_id": rec.id, "process_json": process_json,
-                             "terminal": terminal, "stdin": stdin, "running": False, "pid": 0,
-                             "exit_code": 0, "exited": False})
+        ex = {"exec_id": exec_id, "container_id": rec.id, "process_json": process_json,
+              "terminal": terminal, "stdin": stdin, "running": False, "pid": 0,
+              "exit_code": 0, "exited": False, "registered": False}
+        # Register with the shim now, so the apiserver can attach before ExecStart and no early
+        # output of a short exec is lost (the shim holds the process until Start).
+        self.shim.Exec(shim_pb2.ExecProcessRequest(
+            id=rec.id, exec_id=exec_id, process_json=process_json, terminal=terminal, stdin=stdin))
+        ex["registered"] = True
+        self.store.put_exec(ex)
 
     def exec_start(self, ref, exec_id):
         ex = self.store.get_exec(exec_id)
@@ -361,14 +367,13 @@ class TaskManager:
             if ex["exited"]:
                 raise errors.Conflict("Error: Exec command %s has already run" % exec_id)
             try:
-                self.shim.Exec(shim_pb2.ExecProcessRequest(
-                    id=cid, exec_id=exec_id, process_json=ex["process_json"],
-                    terminal=ex["terminal"], stdin=ex["stdin"]))
+                if not ex.get("registered"):
+                    self.shim.Exec(shim_pb2.ExecProcessRequest(
+                        id=cid, exec_id=exec_id, process_json=ex["process_json"],
+                        terminal=ex["terminal"], stdin=ex["stdin"]))
                 ts = self.shim.Start(shim_pb2.TaskRef(id=cid, exec_id=exec_id))
                 if ts.error:
                     raise errors.Internal(ts.error)
-            except errors.NotImplementedYet:
-                raise
             except errors.DockyardError as exc:
                 code, err = start_error(exc)
                 ex.update(exited=True, exit_code=code)

@@ -7,6 +7,9 @@ import threading
 from dockyard_api.shim.v1 import shim_pb2, shim_pb2_grpc
 from dockyard_api.types.v1 import types_pb2
 from dockyard_common import errors
+from dockyard_common.containerfs import ChunkReader
+
+from .fsops import TaskFS
 
 log = logging.getLogger(__name__)
 EMPTY = types_pb2.Empty()
@@ -17,8 +20,9 @@ def _state(d):
 
 
 class ShimServicer(shim_pb2_grpc.ShimServicer):
-    def __init__(self, core):
+    def __init__(self, core, fs=None):
         self.core = core
+        self.fs = fs or TaskFS(core)     # the archive API on a task's rootfs
 
     def Create(self, req, context):
         return _state(self.core.create(req.id, req.spec_json, list(req.rootfs), req.terminal,
@@ -72,6 +76,8 @@ class ShimServicer(shim_pb2_grpc.ShimServicer):
         if sub is None:
             return
         context.add_callback(sub.cancel)
+        # Tell the caller at once that the attach is in place (it starts the task only then).
+        context.send_initial_metadata(())
 
         def pump():
             # Client -> stdin. The client ending its half of the stream does not close stdin:
@@ -118,3 +124,23 @@ class ShimServicer(shim_pb2_grpc.ShimServicer):
 
     def Stats(self, req, context):
         return shim_pb2.StatsResponse(stats_json=json.dumps(self.core.stats(req.id)).encode())
+
+    def StatPath(self, req, context):
+        return types_pb2.PathStat(**self.fs.stat_path(req.id, req.path))
+
+    def ArchiveGet(self, req, context):
+        _, chunks = self.fs.archive_get(req.id, req.path)
+        try:
+            for data in chunks:
+                yield types_pb2.DataChunk(data=data)
+        finally:
+            chunks.close()
+
+    def ArchivePut(self, request_iterator, context):
+        first = next(request_iterator, None)
+        if first is None or first.WhichOneof("part") != "header":
+            raise errors.InvalidArgument("archive put: the first message must carry the header")
+        h = first.header
+        data = ChunkReader(m.data for m in request_iterator if m.WhichOneof("part") == "data")
+        self.fs.archive_put(h.key, h.path, data, no_overwrite_dir_non_dir=h.no_overwrite_dir_non_dir)
+        return EMPTY
