@@ -13,7 +13,7 @@ import posixpath
 import tarfile
 from dataclasses import dataclass, field
 
-from dockyard_common import errors
+from dockyard_common import errors, safetar
 
 from . import reference
 
@@ -174,65 +174,7 @@ def decompressed(fileobj):
 # writing (docker save): a tar generated header by header, so it streams without a temp file
 # --------------------------------------------------------------------------------------------
 
-class TarStream:
-    """Builds a tar as a sequence of byte chunks (about CHUNK bytes each)."""
-
-    def __init__(self, mtime=0):
-        self.mtime = mtime
-        self._pending = []
-        self._pending_size = 0
-        self._dirs = set()
-
-    def _emit(self, data):
-        self._pending.append(data)
-        self._pending_size += len(data)
-        if self._pending_size >= CHUNK:
-            return self.flush()
-        return []
-
-    def flush(self):
-        if not self._pending:
-            return []
-        data = b"".join(self._pending)
-        self._pending, self._pending_size = [], 0
-        return [data]
-
-    def _header(self, name, size, kind=tarfile.REGTYPE, mode=0o644):
-        info = tarfile.TarInfo(name)
-        info.size, info.type, info.mode, info.mtime = size, kind, mode, self.mtime
-        return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
-
-    def dir(self, name):
-        if name in self._dirs:
-            return []
-        self._dirs.add(name)
-        return self._emit(self._header(name.rstrip("/") + "/", 0, tarfile.DIRTYPE, 0o755))
-
-    def add_bytes(self, name, data):
-        out = self._emit(self._header(name, len(data)))
-        out += self._emit(data + _padding(len(data)))
-        return out
-
-    def add_file(self, name, fileobj, size):
-        """Yields chunks for a member whose content comes from fileobj (exactly size bytes)."""
-        yield from self._emit(self._header(name, size))
-        remaining = size
-        while remaining:
-            data = fileobj.read(min(CHUNK, remaining))
-            if not data:
-                raise errors.Internal("%s is shorter than its recorded size" % name)
-            remaining -= len(data)
-            yield from self._emit(data)
-        yield from self._emit(_padding(size))
-
-    def close(self):
-        out = self._emit(b"\0" * (2 * tarfile.BLOCKSIZE))
-        return out + self.flush()
-
-
-def _padding(size):
-    rem = size % tarfile.BLOCKSIZE
-    return b"\0" * (tarfile.BLOCKSIZE - rem) if rem else b""
+TarStream = safetar.TarStream
 
 
 def dump_json(obj):

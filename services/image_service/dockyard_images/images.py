@@ -6,6 +6,8 @@ snapshot keyed by its chain id. Load/Import/Commit/Delete take `self.lock`, so g
 collection never sees a layer that an import has stored but not yet recorded.
 """
 
+import collections
+import contextlib
 import hashlib
 import json
 import logging
@@ -19,6 +21,7 @@ from dockyard_common import errors, ids
 from . import archive, diff, reference, unpack
 from .content import ContentStore
 from .db import Database
+from .distribution import DistributionMetadata
 from .snapshots import Snapshotter
 
 log = logging.getLogger(__name__)
@@ -64,7 +67,25 @@ class ImageStore:
         self.db = Database(os.path.join(root, "image.db"))
         self.content = ContentStore(os.path.join(root, "content"))
         self.snapshots = Snapshotter(os.path.join(root, "snapshots"), self.db)
+        self.dist = DistributionMetadata(self.db)
         self.lock = threading.RLock()
+        self._leases = collections.Counter()   # blobs/chain ids a running pull still needs
+
+    @contextlib.contextmanager
+    def lease(self, keys=()):
+        """Keep blobs and committed snapshots (by digest / chain id) out of gc while a pull that
+        stored them without holding self.lock has not recorded its image yet. Returns a set;
+        keys added to it later are protected too."""
+        held = set(keys)
+        lease = _Lease(self, held)
+        with self.lock:
+            self._leases.update(held)
+        try:
+            yield lease
+        finally:
+            with self.lock:
+                self._leases.subtract(lease.keys)
+                self._leases += collections.Counter()   # drop zero counts
 
     def restore(self):
         self.content.clean_ingest()
@@ -189,6 +210,24 @@ class ImageStore:
             conn.execute("DELETE FROM tags WHERE ref = ?", (ref,))
             conn.execute("DELETE FROM repo_digests WHERE ref = ?", (ref,))
 
+    def set_repo_digest(self, ref, image_id):
+        """Record "repo@sha256:..." (familiar form) as naming image_id."""
+        with self.db.tx() as conn:
+            conn.execute("DELETE FROM repo_digests WHERE ref = ?", (ref,))
+            conn.execute("INSERT INTO repo_digests (ref, image_id) VALUES (?, ?)", (ref, image_id))
+
+    def _untag_orphan_digests(self, repo, image_id, items):
+        """After removing a tag: when the image keeps no tag in that repository, its digest
+        references there go too (moby image_delete.go)."""
+        tags = self.db.query("SELECT ref FROM tags WHERE image_id = ?", (image_id,))
+        if any(r["ref"].rpartition(":")[0] == repo for r in tags):
+            return
+        for row in self.db.query("SELECT ref FROM repo_digests WHERE image_id = ? ORDER BY rowid",
+                                 (image_id,)):
+            if row["ref"].rpartition("@")[0] == repo:
+                self._untag(row["ref"])
+                items.append({"untagged": row["ref"]})
+
     def _refs(self, image_id):
         return [r["ref"] for r in self.db.query(
             "SELECT ref FROM tags WHERE image_id = ? UNION ALL "
@@ -204,9 +243,12 @@ class ImageStore:
             refs = self._refs(image_id)
             quiet = False
             if not reference.is_id_prefix(image_id, ref):
-                name = reference.parse(ref).with_default_tag().familiar()
+                parsed = reference.parse(ref).with_default_tag()
+                name = parsed.familiar()
                 self._untag(name)
                 items.append({"untagged": name})
+                if not parsed.digest:
+                    self._untag_orphan_digests(parsed.familiar_name, image_id, items)
                 if self._refs(image_id):
                     return items
                 quiet = True
@@ -251,11 +293,17 @@ class ImageStore:
         Returns the chain ids of the removed layers, top first."""
         with self.lock:
             used_chains, used_blobs = set(), set()
-            for row in self.db.query("SELECT config_digest, diff_ids FROM images"):
+            image_ids, all_diffs = set(), set()
+            for row in self.db.query("SELECT id, config_digest, diff_ids FROM images"):
+                image_ids.add(row["id"])
                 used_blobs.add(row["config_digest"])
                 diffs = json.loads(row["diff_ids"])
+                all_diffs.update(diffs)
                 used_blobs.update(diffs)
                 used_chains.update(chain_ids(diffs))
+            used_blobs |= self.dist.used_blobs(image_ids, all_diffs)
+            used_blobs.update(self._leases)
+            used_chains.update(self._leases)
             for row in self.db.query("SELECT parent FROM snapshots WHERE kind = 'active'"):
                 used_chains.update(r["key"] for r in self.snapshots.chain(row["parent"]))
             removed = []
@@ -263,9 +311,12 @@ class ImageStore:
                 if row["key"] not in used_chains:
                     self.snapshots.remove_committed(row["key"])
                     removed.append(row["key"])
+            removed_blobs = set()
             for digest in self.content.list():
                 if digest not in used_blobs:
                     self.content.delete(digest)
+                    removed_blobs.add(digest)
+            self.dist.forget(image_ids, removed_blobs)
             return removed
 
     # ------------------------------------------------------------------------------------------
@@ -488,6 +539,18 @@ class ImageStore:
         if repositories:
             yield from out.add_bytes("repositories", archive.dump_json(repositories))
         yield from out.close()
+
+
+class _Lease:
+    def __init__(self, store, keys):
+        self.store = store
+        self.keys = keys
+
+    def add(self, key):
+        with self.store.lock:
+            if key not in self.keys:
+                self.keys.add(key)
+                self.store._leases[key] += 1
 
 
 def _drop_empty(d):

@@ -5,6 +5,11 @@ from dockyard_api.snapshots.v1 import snapshots_pb2, snapshots_pb2_grpc
 from dockyard_api.types.v1 import types_pb2
 from dockyard_common import errors
 
+from .progress import ProgressStream
+from .pull import Puller
+from .push import Pusher
+from .registry import RegistrySettings
+
 
 def image_pb(img):
     return images_pb2.Image(id=img.id, repo_tags=img.repo_tags, repo_digests=img.repo_digests,
@@ -18,8 +23,11 @@ def _chunks(request_iterator):
 
 
 class ImagesServicer(images_pb2_grpc.ImagesServicer):
-    def __init__(self, store):
+    def __init__(self, store, registry_settings=None):
         self.store = store
+        settings = registry_settings or RegistrySettings.from_env()
+        self.puller = Puller(store, settings)
+        self.pusher = Pusher(store, settings)
 
     def Get(self, request, context):
         return image_pb(self.store.get(request.ref))
@@ -63,13 +71,35 @@ class ImagesServicer(images_pb2_grpc.ImagesServicer):
             created_by=request.created_by, empty_layer=request.empty_layer))
 
 
+    def Pull(self, request, context):
+        def work(emit):
+            image_id, digest = self.puller.pull(request.ref, emit, platform=request.platform,
+                                                auth_json=request.auth_json)
+            emit(id=image_id, digest=digest, done=True)
+        yield from _stream(work, context, images_pb2.PullProgress)
+
+    def Push(self, request, context):
+        def work(emit):
+            self.pusher.push(request.ref, emit, auth_json=request.auth_json)
+        yield from _stream(work, context, images_pb2.PushProgress)
+
+
+def _stream(work, context, message):
+    """Run work(emit) in a thread and relay what it emits; stops it when the client goes away."""
+    stream = ProgressStream(work)
+    context.add_callback(stream.cancel)
+    for event in stream:
+        yield message(**event)
+
+
 def mounts_pb(mounts):
     return snapshots_pb2.MountsResponse(mounts=[types_pb2.Mount(**m) for m in mounts])
 
 
 class SnapshotsServicer(snapshots_pb2_grpc.SnapshotsServicer):
-    def __init__(self, snapshotter):
+    def __init__(self, snapshotter, fs=None):
         self.snapshots = snapshotter
+        self.fs = fs      # fsops.SnapshotFS: the archive API and changes
 
     def Prepare(self, request, context):
         return mounts_pb(self.snapshots.prepare(request.key, request.parent))
@@ -88,3 +118,32 @@ class SnapshotsServicer(snapshots_pb2_grpc.SnapshotsServicer):
     def List(self, request, context):
         return snapshots_pb2.ListSnapshotsResponse(
             snapshots=[snapshots_pb2.SnapshotInfo(**s) for s in self.snapshots.list()])
+
+    def StatPath(self, request, context):
+        return types_pb2.PathStat(**self.fs.stat_path(request.key, request.path))
+
+    def ArchiveGet(self, request, context):
+        for data in self.fs.archive_get(request.key, request.path):
+            yield types_pb2.DataChunk(data=data)
+
+    def ArchivePut(self, request_iterator, context):
+        h = archive_put_header(request_iterator)
+        self.fs.archive_put(h.key, h.path, archive_put_data(request_iterator),
+                            no_overwrite_dir_non_dir=h.no_overwrite_dir_non_dir)
+        return types_pb2.Empty()
+
+    def Changes(self, request, context):
+        return snapshots_pb2.ChangesResponse(changes=[
+            snapshots_pb2.Change(path=p, kind=k) for p, k in self.fs.changes(request.key)])
+
+
+def archive_put_header(request_iterator):
+    first = next(request_iterator, None)
+    if first is None or first.WhichOneof("part") != "header":
+        raise errors.InvalidArgument("archive put: the first message must carry the header")
+    return first.header
+
+
+def archive_put_data(request_iterator):
+    from dockyard_common.containerfs import ChunkReader
+    return ChunkReader(m.data for m in request_iterator if m.WhichOneof("part") == "data")

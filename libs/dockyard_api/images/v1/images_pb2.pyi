@@ -164,3 +164,63 @@ class CommitImageRequest(_message.Message):
     created_by: str
     empty_layer: bool
     def __init__(self, snapshot_key: _Optional[str] = ..., parent_image: _Optional[str] = ..., config_json: _Optional[bytes] = ..., repo_tag: _Optional[str] = ..., comment: _Optional[str] = ..., author: _Optional[str] = ..., created_by: _Optional[str] = ..., empty_layer: _Optional[bool] = ...) -> None: ...
+
+class PullImageRequest(_message.Message):
+    __slots__ = ("ref", "platform", "auth_json")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    PLATFORM_FIELD_NUMBER: _ClassVar[int]
+    AUTH_JSON_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    platform: str
+    auth_json: str
+    def __init__(self, ref: _Optional[str] = ..., platform: _Optional[str] = ..., auth_json: _Optional[str] = ...) -> None: ...
+
+class PullProgress(_message.Message):
+    __slots__ = ("id", "status", "progress", "current", "total", "error", "digest", "done")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    status: str
+    progress: str
+    current: int
+    total: int
+    error: str
+    digest: str
+    done: bool
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., progress: _Optional[str] = ..., current: _Optional[int] = ..., total: _Optional[int] = ..., error: _Optional[str] = ..., digest: _Optional[str] = ..., done: _Optional[bool] = ...) -> None: ...
+
+class PushImageRequest(_message.Message):
+    __slots__ = ("ref", "auth_json")
+    REF_FIELD_NUMBER: _ClassVar[int]
+    AUTH_JSON_FIELD_NUMBER: _ClassVar[int]
+    ref: str
+    auth_json: str
+    def __init__(self, ref: _Optional[str] = ..., auth_json: _Optional[str] = ...) -> None: ...
+
+class PushProgress(_message.Message):
+    __slots__ = ("id", "status", "progress", "current", "total", "error", "digest", "done", "size")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    ERROR_FIELD_NUMBER: _ClassVar[int]
+    DIGEST_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    status: str
+    progress: str
+    current: int
+    total: int
+    error: str
+    digest: str
+    done: bool
+    size: int
+    def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., progress: _Optional[str] = ..., current: _Optional[int] = ..., total: _Optional[int] = ..., error: _Optional[str] = ..., digest: _Optional[str] = ..., done: _Optional[bool] = ..., size: _Optional[int] = ...) -> None: ...

@@ -80,6 +80,16 @@ class ImagesStub:
                 request_serializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.CommitImageRequest.SerializeToString,
                 response_deserializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.Image.FromString,
                 _registered_method=True)
+        self.Pull = channel.unary_stream(
+                '/dockyard_api.images.v1.Images/Pull',
+                request_serializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.PullImageRequest.SerializeToString,
+                response_deserializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.PullProgress.FromString,
+                _registered_method=True)
+        self.Push = channel.unary_stream(
+                '/dockyard_api.images.v1.Images/Push',
+                request_serializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.PushImageRequest.SerializeToString,
+                response_deserializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.PushProgress.FromString,
+                _registered_method=True)
 
 
 class ImagesServicer:
@@ -145,6 +155,21 @@ class ImagesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Pull(self, request, context):
+        """Pull from a registry (Docker Registry HTTP API v2). Progress mirrors Docker's JSON lines;
+        the last message has done=true. Errors end the stream with a gRPC status.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Push(self, request, context):
+        """Push a local image's tag(s) to a registry; one done=true result message per pushed tag.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImagesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -192,6 +217,16 @@ def add_ImagesServicer_to_server(servicer, server):
                     servicer.Commit,
                     request_deserializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.CommitImageRequest.FromString,
                     response_serializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.Image.SerializeToString,
+            ),
+            'Pull': grpc.unary_stream_rpc_method_handler(
+                    servicer.Pull,
+                    request_deserializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.PullImageRequest.FromString,
+                    response_serializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.PullProgress.SerializeToString,
+            ),
+            'Push': grpc.unary_stream_rpc_method_handler(
+                    servicer.Push,
+                    request_deserializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.PushImageRequest.FromString,
+                    response_serializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.PushProgress.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -437,6 +472,60 @@ class Images:
             '/dockyard_api.images.v1.Images/Commit',
             dockyard__api_dot_images_dot_v1_dot_images__pb2.CommitImageRequest.SerializeToString,
             dockyard__api_dot_images_dot_v1_dot_images__pb2.Image.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Pull(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/dockyard_api.images.v1.Images/Pull',
+            dockyard__api_dot_images_dot_v1_dot_images__pb2.PullImageRequest.SerializeToString,
+            dockyard__api_dot_images_dot_v1_dot_images__pb2.PullProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Push(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/dockyard_api.images.v1.Images/Push',
+            dockyard__api_dot_images_dot_v1_dot_images__pb2.PushImageRequest.SerializeToString,
+            dockyard__api_dot_images_dot_v1_dot_images__pb2.PushProgress.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,253 @@
+"""Files of an active snapshot that no task has mounted (docker cp / export of a created or
+stopped container) and its changes against its parent (docker diff).
+
+For a file operation the snapshot's overlay is mounted privately, for the duration of the call,
+on a fresh directory under the image-service's own data dir (mnt/), and unmounted in a finally.
+Changes need no mount: they come from walking the upperdir against the lower layers.
+"""
+
+import contextlib
+import ctypes
+import errno
+import logging
+import os
+import stat
+import subprocess
+import tempfile
+import threading
+
+from dockyard_common import containerfs, errors
+from dockyard_common.safetar import OPAQUE_XATTR
+
+log = logging.getLogger(__name__)
+
+MNT_DETACH = 2
+KIND_MODIFIED, KIND_ADDED, KIND_DELETED = 0, 1, 2
+# Mountpoints the runtime creates in the rootfs when the image lacks them. Docker keeps them in
+# the container's init layer, below the diff, so `docker diff` never lists them as added.
+INIT_PATHS = frozenset(("/dev", "/dev/pts", "/dev/shm", "/dev/console", "/proc", "/sys",
+                        "/etc/resolv.conf", "/etc/hosts", "/etc/hostname", "/etc/mtab",
+                        "/.dockerenv"))
+
+_libc = None
+
+
+def _lib():
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc
+
+
+class Mounter:
+    """Mounts a snapshot's Mount list (one overlay or bind) on a directory and takes it down."""
+
+    def mount(self, mounts, target, cwd):
+        if len(mounts) != 1:
+            raise errors.FailedPrecondition("unexpected snapshot mounts: %d" % len(mounts))
+        m = mounts[0]
+        if m["type"] == "bind":
+            cmd = ["mount", "--bind", m["source"], target]
+            if "ro" in m["options"]:
+                cmd = ["mount", "-o", "bind,ro", m["source"], target]
+        else:
+            # Layer dirs relative to the snapshots root (the child's cwd) keep the options well
+            # under mount(2)'s one-page limit however many layers there are (as containerd).
+            opts = ",".join(_relative_option(o, cwd) for o in m["options"])
+            cmd = ["mount", "-t", m["type"], "-o", opts, m["source"] or m["type"], target]
+        res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+        if res.returncode != 0:
+            raise errors.Internal("mount snapshot on %s: %s" % (target, res.stderr.strip()))
+
+    def unmount(self, target):
+        if _lib().umount2(target.encode(), 0) != 0:
+            err = ctypes.get_errno()
+            if err in (errno.EINVAL, errno.ENOENT):
+                return
+            if _lib().umount2(target.encode(), MNT_DETACH) != 0:
+                raise OSError(ctypes.get_errno(), "umount %s failed" % target)
+
+
+def _relative_option(opt, base):
+    key, sep, value = opt.partition("=")
+    if sep and key in ("lowerdir", "upperdir", "workdir"):
+        value = ":".join(os.path.relpath(p, base) for p in value.split(":"))
+    return key + sep + value
+
+
+class SnapshotFS:
+    def __init__(self, snapshotter, mnt_root, mounter=None):
+        self.snapshots = snapshotter
+        self.mnt_root = mnt_root
+        self.mounter = mounter or Mounter()
+        self._locks = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, key):
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def cleanup(self):
+        """Unmount and remove mount dirs a crash left behind (called at startup)."""
+        os.makedirs(self.mnt_root, mode=0o700, exist_ok=True)
+        for name in os.listdir(self.mnt_root):
+            path = os.path.join(self.mnt_root, name)
+            try:
+                self.mounter.unmount(path)
+                os.rmdir(path)
+            except OSError as exc:
+                log.warning("leftover snapshot mount %s: %s", path, exc)
+
+    @contextlib.contextmanager
+    def mounted(self, key):
+        """The snapshot's root filesystem, mounted for the duration of the with block. One call
+        at a time per snapshot: two overlays sharing an upper/workdir are undefined behaviour."""
+        if not key:
+            raise errors.InvalidArgument("snapshot key is required")
+        mounts = self.snapshots.mounts(key)     # NotFound for an unknown key
+        os.makedirs(self.mnt_root, mode=0o700, exist_ok=True)
+        with self._lock(key):
+            target = tempfile.mkdtemp(prefix="m", dir=self.mnt_root)
+            try:
+                self.mounter.mount(mounts, target, self.snapshots.root)
+                try:
+                    yield target
+                finally:
+                    self.mounter.unmount(target)
+            finally:
+                try:
+                    os.rmdir(target)
+                except OSError as exc:
+                    log.warning("cannot remove %s: %s", target, exc)
+
+    # -- the archive API ------------------------------------------------------------------------
+    def stat_path(self, key, path):
+        with self.mounted(key) as root:
+            return containerfs.stat_path(root, path)
+
+    def archive_get(self, key, path):
+        """A generator: the first next() mounts and resolves (errors surface there), the mount
+        stays until the stream is exhausted or closed."""
+        with self.mounted(key) as root:
+            _, chunks = containerfs.archive_get(root, path)
+            try:
+                yield from chunks
+            finally:
+                chunks.close()
+
+    def archive_put(self, key, path, fileobj, no_overwrite_dir_non_dir=False):
+        info = self.snapshots.info(key)
+        if info["kind"] != "active":
+            raise errors.FailedPrecondition("snapshot %s is read-only" % key)
+        with self.mounted(key) as root:
+            containerfs.archive_put(root, path, fileobj, no_overwrite_dir_non_dir)
+
+    # -- docker diff ----------------------------------------------------------------------------
+    def changes(self, key):
+        """[(path, kind)] of an active snapshot against its lower layers."""
+        rows = self.snapshots.chain(key)
+        if rows[0]["kind"] != "active":
+            raise errors.InvalidArgument("snapshot %s is not active" % key)
+        upper = self.snapshots.fs_path(key)
+        lowers = [self.snapshots.fs_path(r["key"]) for r in rows[1:]]
+        return upper_changes(upper, lowers)
+
+
+def upper_changes(upper, lowers):
+    """moby's overlay changes (pkg/archive changes()): walk the upperdir in lexical order;
+    whiteouts (0/0 char devices) are deletions, an opaque directory that hid a lower one is a
+    deletion followed by its contents as additions; everything else is a modification when the
+    lower layers have it (a directory only if its size, mode or mtime differ), else an
+    addition. The parent of an addition or deletion is always reported as modified."""
+    out = []
+    changed_dirs = set()
+
+    def walk(rel, hidden):
+        full = os.path.join(upper, rel) if rel else upper
+        try:
+            names = sorted(os.listdir(full))
+        except OSError:
+            return
+        for name in names:
+            child = rel + "/" + name if rel else name
+            path = "/" + child
+            try:
+                st = os.lstat(os.path.join(upper, child))
+            except FileNotFoundError:
+                continue
+            is_dir = stat.S_ISDIR(st.st_mode)
+            kind = None
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                kind = KIND_DELETED
+            opaque = is_dir and _opaque(os.path.join(upper, child))
+            lst = None if hidden else lower_stat(lowers, child)
+            if kind == KIND_DELETED:
+                pass
+            elif opaque and lst is not None:
+                kind = KIND_DELETED
+            else:
+                if lst is None:
+                    kind = KIND_ADDED
+                elif (is_dir and stat.S_ISDIR(lst.st_mode) and st.st_size == lst.st_size
+                      and st.st_mode == lst.st_mode and int(st.st_mtime) == int(lst.st_mtime)):
+                    kind = None     # a directory copied up only because of its children
+                else:
+                    kind = KIND_MODIFIED
+            if kind == KIND_ADDED and path in INIT_PATHS and _empty(st, upper, child):
+                kind = None
+            if kind is not None:
+                if is_dir:
+                    changed_dirs.add(path)
+                if kind in (KIND_ADDED, KIND_DELETED):
+                    parent = os.path.dirname(path)
+                    if parent != "/" and parent not in changed_dirs:
+                        out.append((parent, KIND_MODIFIED))
+                        changed_dirs.add(parent)
+                out.append((path, kind))
+            if is_dir:
+                walk(child, hidden or opaque)
+
+    walk("", False)
+    return out
+
+
+def _empty(st, upper, rel):
+    if stat.S_ISDIR(st.st_mode):
+        try:
+            return not os.listdir(os.path.join(upper, rel))
+        except OSError:
+            return False
+    return stat.S_ISREG(st.st_mode) and st.st_size == 0
+
+
+def _opaque(path):
+    try:
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
+
+
+def lower_stat(lowers, rel):
+    """lstat of rel in the merged view of the lower layers (top first), None if absent: a
+    whiteout hides it; a non-directory on the way or an opaque parent hides the layers below."""
+    parts = rel.split("/")
+    for layer in lowers:
+        cur = layer
+        hides_below = False
+        for i, part in enumerate(parts):
+            cur = os.path.join(cur, part)
+            try:
+                st = os.lstat(cur)
+            except (FileNotFoundError, NotADirectoryError):
+                break
+            if stat.S_ISCHR(st.st_mode) and st.st_rdev == 0:
+                return None              # whited out in this layer
+            if i == len(parts) - 1:
+                return st
+            if not stat.S_ISDIR(st.st_mode):
+                return None
+            if _opaque(cur):
+                hides_below = True
+        if hides_below:
+            return None
+    return None

@@ -1,0 +1,173 @@
+"""docker diff of an upperdir against its lowers, and the private mount around file operations
+(mounting is faked: unit tests run without root)."""
+
+import io
+import os
+import shutil
+import stat
+import tarfile
+
+import pytest
+
+from dockyard_common import errors
+from dockyard_images import fsops
+from dockyard_images.db import Database
+from dockyard_images.snapshots import Snapshotter
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (whiteout devices, trusted xattrs)")
+A, C, D = fsops.KIND_ADDED, fsops.KIND_MODIFIED, fsops.KIND_DELETED
+
+
+def whiteout(path):
+    os.mknod(path, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+
+
+@pytest.fixture
+def layers(tmp_path):
+    lower = tmp_path / "lower"
+    for d in ("etc", "var", "bin", "opq"):
+        (lower / d).mkdir(parents=True)
+    (lower / "etc" / "passwd").write_text("root\n")
+    (lower / "etc" / "group").write_text("root\n")
+    (lower / "opq" / "old").write_text("old\n")
+    upper = tmp_path / "upper"
+    upper.mkdir()
+    return str(upper), str(lower)
+
+
+def same_dir_meta(src, dst):
+    st = os.stat(src)
+    os.chmod(dst, stat.S_IMODE(st.st_mode))
+    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+
+def test_added_and_modified(layers):
+    upper, lower = layers
+    os.makedirs(os.path.join(upper, "var", "x"))
+    open(os.path.join(upper, "var", "x", "y"), "w").close()
+    open(os.path.join(upper, "newfile"), "w").close()
+    os.mkdir(os.path.join(upper, "etc"))
+    with open(os.path.join(upper, "etc", "passwd"), "w") as f:
+        f.write("root\nextra\n")
+    same_dir_meta(os.path.join(lower, "etc"), os.path.join(upper, "etc"))
+    same_dir_meta(os.path.join(lower, "var"), os.path.join(upper, "var"))
+    got = fsops.upper_changes(upper, [lower])
+    # /etc and /var were copied up only for their children: /etc is not reported (its child
+    # is a modification), /var is, as the parent of an addition
+    assert got == [("/etc/passwd", C), ("/newfile", A), ("/var", C), ("/var/x", A), ("/var/x/y", A)]
+
+
+@root_only
+def test_whiteouts_and_opaque_dirs(layers):
+    upper, lower = layers
+    os.mkdir(os.path.join(upper, "etc"))
+    whiteout(os.path.join(upper, "etc", "group"))
+    os.mkdir(os.path.join(upper, "opq"))
+    os.setxattr(os.path.join(upper, "opq"), "trusted.overlay.opaque", b"y")
+    open(os.path.join(upper, "opq", "old"), "w").close()
+    got = fsops.upper_changes(upper, [lower])
+    assert ("/etc/group", D) in got and ("/etc", C) in got
+    assert got.index(("/etc", C)) < got.index(("/etc/group", D))
+    assert ("/opq", D) in got and ("/opq/old", A) in got
+
+
+@root_only
+def test_lower_stat_respects_whiteouts_in_lower_layers(tmp_path):
+    top, base = tmp_path / "top", tmp_path / "base"
+    (base / "d").mkdir(parents=True)
+    (base / "d" / "f").write_text("x")
+    (base / "g").write_text("x")
+    (top / "d").mkdir(parents=True)
+    whiteout(str(top / "g"))
+    os.setxattr(str(top / "d"), "trusted.overlay.opaque", b"y")
+    assert fsops.lower_stat([str(top), str(base)], "g") is None
+    assert fsops.lower_stat([str(top), str(base)], "d/f") is None
+    assert fsops.lower_stat([str(base)], "d/f") is not None
+
+
+class CopyMounter:
+    """Stands in for an overlay mount: copies the upperdir to the target and back."""
+
+    def __init__(self, fail=False):
+        self.fail = fail
+        self.calls = []
+
+    def mount(self, mounts, target, cwd):
+        self.calls.append(("mount", target))
+        if self.fail:
+            raise errors.Internal("mount failed")
+        upper = [o for o in mounts[0]["options"] if o.startswith("upperdir=")][0][9:]
+        self.upper = upper
+        shutil.copytree(upper, target, dirs_exist_ok=True, symlinks=True)
+
+    def unmount(self, target):
+        self.calls.append(("unmount", target))
+        shutil.rmtree(self.upper)
+        shutil.copytree(target, self.upper, symlinks=True)
+        for name in os.listdir(target):
+            p = os.path.join(target, name)
+            shutil.rmtree(p) if os.path.isdir(p) and not os.path.islink(p) else os.unlink(p)
+
+
+@pytest.fixture
+def snapfs(tmp_path):
+    db = Database(str(tmp_path / "image.db"))
+    snaps = Snapshotter(str(tmp_path / "snapshots"), db)
+    snaps.prepare("c1", "")
+    mounter = CopyMounter()
+    return fsops.SnapshotFS(snaps, str(tmp_path / "mnt"), mounter), mounter, tmp_path
+
+
+def tar_of(name, data):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    buf.seek(0)
+    return buf
+
+
+def test_file_operations_mount_then_unmount(snapfs):
+    fs, mounter, tmp = snapfs
+    fs.archive_put("c1", "/", tar_of("result", b"kept\n"))
+    assert fs.stat_path("c1", "/result")["size"] == 5
+    data = b"".join(fs.archive_get("c1", "/result"))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert tar.extractfile("result").read() == b"kept\n"
+    assert [c[0] for c in mounter.calls] == ["mount", "unmount"] * 3
+    assert os.listdir(tmp / "mnt") == []          # every mount dir removed
+    assert fs.changes("c1") == [("/result", A)]
+
+
+def test_errors_still_unmount(snapfs):
+    fs, mounter, tmp = snapfs
+    with pytest.raises(errors.NotFound):
+        fs.stat_path("c1", "/missing")
+    with pytest.raises(errors.NotFound):
+        next(fs.archive_get("c1", "/missing"))
+    assert [c[0] for c in mounter.calls] == ["mount", "unmount"] * 2
+    assert os.listdir(tmp / "mnt") == []
+    with pytest.raises(errors.NotFound):
+        fs.stat_path("nope", "/")
+    fs.mounter = CopyMounter(fail=True)
+    with pytest.raises(errors.Internal):
+        fs.stat_path("c1", "/")
+    assert os.listdir(tmp / "mnt") == []
+
+
+def test_relative_overlay_options():
+    assert fsops._relative_option("lowerdir=/s/1/fs:/s/2/fs", "/s") == "lowerdir=1/fs:2/fs"
+    assert fsops._relative_option("index=off", "/s") == "index=off"
+
+
+def test_runtime_mountpoints_are_not_additions(layers):
+    upper, lower = layers
+    for d in ("proc", "sys", "dev"):
+        os.mkdir(os.path.join(upper, d))
+    os.mkdir(os.path.join(upper, "etc"))
+    open(os.path.join(upper, "etc", "hosts"), "w").close()
+    with open(os.path.join(upper, "etc", "hostname"), "w") as f:
+        f.write("written by the user\n")
+    same_dir_meta(os.path.join(lower, "etc"), os.path.join(upper, "etc"))
+    assert fsops.upper_changes(upper, [lower]) == [("/etc", C), ("/etc/hostname", A)]
