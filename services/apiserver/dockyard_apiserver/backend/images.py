@@ -85,8 +85,10 @@ def inspect(img, api_lt_144=False, api_lt_145=False):
         "Comment": comment or "",
         "Created": img.created or ids.ZERO_TIME,
     }
+    # API 1.45 dropped "Container"; we keep it at every version, since clients written against
+    # 1.41 (the conformance suite's reference engine) read it and newer clients ignore it.
+    out["Container"] = cfg.get("container", "")
     if api_lt_145:
-        out["Container"] = cfg.get("container", "")
         out["ContainerConfig"] = container_config({"config": cfg.get("container_config") or {}})
     out.update({
         "DockerVersion": cfg.get("docker_version", ""),
