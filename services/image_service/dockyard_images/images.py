@@ -74,8 +74,8 @@ class ImageStore:
     @contextlib.contextmanager
     def lease(self, keys=()):
         """Keep blobs and committed snapshots (by digest / chain id) out of gc while a pull that
-        stored them without holding self.lock has not recorded its image yet. Returns a set;
-        keys added to it later are protected too."""
+        stored them without holding self.lock has not recorded its image yet. Yields a lease
+        whose add(key) protects more keys until the block ends."""
         held = set(keys)
         lease = _Lease(self, held)
         with self.lock:

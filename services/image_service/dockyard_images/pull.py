@@ -127,6 +127,10 @@ class _Pull:
         top, body, doc, media, manifest_digest = self.resolve()
         config_desc, layers = dist.manifest_layers(doc)
         config_digest = config_desc["digest"]
+        for layer in layers:
+            if "zstd" in layer.get("mediaType", ""):
+                raise errors.FailedPrecondition("%s: zstd-compressed layers are not supported"
+                                                % self.ref.familiar())
         try:
             with self.store.lease([config_digest, manifest_digest] + [l["digest"] for l in layers]) as lease:
                 config = self._config(config_digest)
