@@ -28,16 +28,16 @@ KNOWN_FAILING = {
     "test_resources.py::test_update_changes_limits_of_running_container": "docker update not built yet",
 }
 CONFORMANCE_SELECTIONS = [
-    ["-m", CONFORMANCE_AREAS] + [a for t in KNOWN_FAILING for a in ("--deselect", str(SHARED / "conformance" / t))],
+    [".", "-m", CONFORMANCE_AREAS] + [a for t in KNOWN_FAILING for a in ("--deselect", t)],
 ]
 
 
-def pytest(args, label, env=None):
+def pytest(args, label, env=None, cwd=ROOT):
     with tempfile.NamedTemporaryFile(suffix=".xml", delete=False) as f:
         report = f.name
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--junitxml", report] + args
     print("\n=== %s: %s" % (label, " ".join(args)), flush=True)
-    rc = subprocess.run(cmd, cwd=ROOT, env=env).returncode
+    rc = subprocess.run(cmd, cwd=cwd, env=env).returncode
     counts = {"passed": 0, "failed": 0, "skipped": 0}
     try:
         for suite in ET.parse(report).getroot().iter("testsuite"):
@@ -87,9 +87,9 @@ def phase_conformance():
     results = []
     with TestStack() as stack:
         env = dict(os.environ, DOCKER_HOST=stack.docker_host, PYTHONDONTWRITEBYTECODE="1")
+        # Run from the suite's own directory so its node ids (and --deselect) are "test_x.py::name".
         for selection in CONFORMANCE_SELECTIONS:
-            args = selection if selection[0] != "-m" else [str(SHARED / "conformance")] + selection
-            results.append(pytest(args, "conformance", env=env))
+            results.append(pytest(selection, "conformance", env=env, cwd=SHARED / "conformance"))
     return results
 
 
