@@ -88,6 +88,18 @@ class FakeImages:
             id=img.id, created=1700000000, created_by="/bin/sh -c #(nop) ADD", size=img.size,
             comment="first", tags=list(img.repo_tags))])
 
+    # An offline daemon: the registry cannot be reached (test_images_registry.py fakes streams).
+    OFFLINE = 'Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host'
+
+    def Pull(self, req):
+        raise errors.Unavailable(self.OFFLINE)
+
+    def Push(self, req):
+        raise errors.Unavailable(self.OFFLINE)
+
+    def Login(self, req):
+        raise errors.Unavailable(self.OFFLINE)
+
     def Import(self, request_iter):
         it = iter(request_iter)
         header = next(it).header

@@ -5,6 +5,7 @@ from dockyard_api.snapshots.v1 import snapshots_pb2, snapshots_pb2_grpc
 from dockyard_api.types.v1 import types_pb2
 from dockyard_common import errors
 
+from .login import login
 from .progress import ProgressStream
 from .pull import Puller
 from .push import Pusher
@@ -26,6 +27,7 @@ class ImagesServicer(images_pb2_grpc.ImagesServicer):
     def __init__(self, store, registry_settings=None):
         self.store = store
         settings = registry_settings or RegistrySettings.from_env()
+        self.registry_settings = settings
         self.puller = Puller(store, settings)
         self.pusher = Pusher(store, settings)
 
@@ -82,6 +84,10 @@ class ImagesServicer(images_pb2_grpc.ImagesServicer):
         def work(emit):
             self.pusher.push(request.ref, emit, auth_json=request.auth_json)
         yield from _stream(work, context, images_pb2.PushProgress)
+
+    def Login(self, request, context):
+        status, token = login(self.registry_settings, request.auth_json)
+        return images_pb2.LoginResponse(status=status, identity_token=token)
 
 
 def _stream(work, context, message):

@@ -224,3 +224,17 @@ class PushProgress(_message.Message):
     done: bool
     size: int
     def __init__(self, id: _Optional[str] = ..., status: _Optional[str] = ..., progress: _Optional[str] = ..., current: _Optional[int] = ..., total: _Optional[int] = ..., error: _Optional[str] = ..., digest: _Optional[str] = ..., done: _Optional[bool] = ..., size: _Optional[int] = ...) -> None: ...
+
+class LoginRequest(_message.Message):
+    __slots__ = ("auth_json",)
+    AUTH_JSON_FIELD_NUMBER: _ClassVar[int]
+    auth_json: str
+    def __init__(self, auth_json: _Optional[str] = ...) -> None: ...
+
+class LoginResponse(_message.Message):
+    __slots__ = ("status", "identity_token")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    IDENTITY_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    identity_token: str
+    def __init__(self, status: _Optional[str] = ..., identity_token: _Optional[str] = ...) -> None: ...

@@ -90,6 +90,11 @@ class ImagesStub:
                 request_serializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.PushImageRequest.SerializeToString,
                 response_deserializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.PushProgress.FromString,
                 _registered_method=True)
+        self.Login = channel.unary_unary(
+                '/dockyard_api.images.v1.Images/Login',
+                request_serializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.LoginRequest.SerializeToString,
+                response_deserializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.LoginResponse.FromString,
+                _registered_method=True)
 
 
 class ImagesServicer:
@@ -170,6 +175,14 @@ class ImagesServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Login(self, request, context):
+        """Check credentials against a registry (docker login): GET /v2/ with them, following a token
+        challenge. Rejected credentials: FailedPrecondition with Docker's message.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ImagesServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -227,6 +240,11 @@ def add_ImagesServicer_to_server(servicer, server):
                     servicer.Push,
                     request_deserializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.PushImageRequest.FromString,
                     response_serializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.PushProgress.SerializeToString,
+            ),
+            'Login': grpc.unary_unary_rpc_method_handler(
+                    servicer.Login,
+                    request_deserializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.LoginRequest.FromString,
+                    response_serializer=dockyard__api_dot_images_dot_v1_dot_images__pb2.LoginResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -526,6 +544,33 @@ class Images:
             '/dockyard_api.images.v1.Images/Push',
             dockyard__api_dot_images_dot_v1_dot_images__pb2.PushImageRequest.SerializeToString,
             dockyard__api_dot_images_dot_v1_dot_images__pb2.PushProgress.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Login(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard_api.images.v1.Images/Login',
+            dockyard__api_dot_images_dot_v1_dot_images__pb2.LoginRequest.SerializeToString,
+            dockyard__api_dot_images_dot_v1_dot_images__pb2.LoginResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,6 +1,7 @@
 """Image operations over Images (image-service) and Containers (usage checks): the shapes
 and rules of moby's daemon/images (inspect, list, delete conflicts, prune, import)."""
 
+import base64
 import json
 import logging
 
@@ -406,6 +407,52 @@ class ImageBackend:
             self.events.emit("image", "save", r, {"name": r})
         return gen()
 
+    # registry: pull / push / login (docker pull, push, login) ----------------
+    def pull(self, ref, platform="", auth_json=""):
+        """Images.Pull of `ref` (a reference.Reference) as Docker JSON lines. Errors known before
+        the first line Docker would write are raised here (plain HTTP errors)."""
+        call = self.clients.images.Pull(images_pb2.PullImageRequest(
+            ref=str(ref), platform=platform, auth_json=auth_json))
+        result = {}
+
+        def on_done(msg):
+            result["id"] = msg.id
+            return None              # a result record, not a line
+
+        relay = ProgressRelay(call, on_done=on_done,
+                              on_success=lambda: self._registry_event("pull", ref, result.get("id")))
+        # dockerd writes "Pulling from" only once the manifest is resolved, so a missing tag or
+        # repository is an HTTP 404; hold that line back until the next one arrives.
+        return relay.prime(lambda msg: not msg.status.startswith("Pulling from "))
+
+    def push(self, ref, auth_json=""):
+        """Images.Push of `ref` (a tag, or a bare name = every tag) as Docker JSON lines."""
+        if ref.tag:
+            self.get(str(ref))       # 404 "No such image" before streaming
+        call = self.clients.images.Push(images_pb2.PushImageRequest(ref=str(ref), auth_json=auth_json))
+        relay = ProgressRelay(call, on_done=push_result_line,
+                              on_success=lambda: self._registry_event("push", ref))
+        return relay.prime(lambda msg: True)
+
+    def login(self, auth_config):
+        """POST /auth: {"Status", "IdentityToken"}; FailedPrecondition for rejected credentials."""
+        try:
+            resp = self.clients.images.Login(images_pb2.LoginRequest(auth_json=json.dumps(auth_config)))
+        except (errors.Unavailable, errors.Internal) as exc:
+            raise errors.Internal(exc.message) from None   # dockerd: 500
+        return {"Status": resp.status, "IdentityToken": resp.identity_token}
+
+    def _registry_event(self, action, ref, image_ref=None):
+        """moby's ImageEventLogger: id = the reference, name = the repository, image labels."""
+        attrs = {}
+        try:
+            attrs.update(labels_of(self.clients.images.Get(images_pb2.GetImageRequest(
+                ref=image_ref or str(ref.with_default_tag())))))
+        except errors.DockyardError:
+            pass
+        attrs["name"] = ref.name
+        self.events.emit("image", action, str(ref), attrs)
+
 
 def merge_config(user, container):
     """Fill what the new image config leaves empty from the container's config (moby's
@@ -464,3 +511,137 @@ def _display(ref):
         return str(reference.parse(ref).with_default_tag())
     except errors.InvalidArgument:
         return ref
+
+
+# ---------------------------------------------------------------------------------------------
+# registry progress streams (pull, push) and X-Registry-Auth
+# ---------------------------------------------------------------------------------------------
+
+def pull_reference(image, tag):
+    """fromImage + tag (which may be a digest) combined as dockerd's PullImage does."""
+    if image.endswith(":"):          # "pull -a" may send a trailing ":"
+        image = image[:-1]
+    ref = reference.parse(image)
+    if tag:
+        sep = "@" if ":" in tag else ":"     # a tag never holds ":", a digest always does
+        ref = reference.parse(ref.name + sep + tag)
+    return ref.with_default_tag()
+
+
+def push_reference(name, tag):
+    ref = reference.parse(name)
+    if tag:
+        ref = reference.parse("%s:%s" % (ref.name, tag))
+    if ref.digest:
+        raise errors.InvalidArgument("cannot push a digest reference")
+    return ref
+
+
+def decode_auth_header(value):
+    """X-Registry-Auth (base64url JSON) as a JSON string; "" when absent or undecodable
+    (dockerd then goes on anonymously)."""
+    value = value.strip()
+    if not value:
+        return ""
+    padded = value + "=" * (-len(value) % 4)
+    for decode in (base64.urlsafe_b64decode, base64.b64decode):   # some clients use std base64
+        try:
+            doc = json.loads(decode(padded))
+        except ValueError:
+            continue
+        return json.dumps(doc) if isinstance(doc, dict) else ""
+    return ""
+
+
+def progress_line(msg):
+    """A PullProgress/PushProgress as Docker's JSON message, empty fields left out."""
+    out = {}
+    if msg.status:
+        out["status"] = msg.status
+    detail = {k: v for k, v in (("current", msg.current), ("total", msg.total)) if v}
+    if detail:
+        out["progressDetail"] = detail
+    if msg.progress:
+        out["progress"] = msg.progress
+    if msg.id:
+        out["id"] = msg.id
+    return out
+
+
+def push_result_line(msg):
+    return {"progressDetail": {}, "aux": {"Tag": msg.id, "Digest": msg.digest, "Size": msg.size}}
+
+
+def error_line(message):
+    """streamformatter.FormatError: an error after the 200 went out."""
+    return {"errorDetail": {"message": message}, "error": message}
+
+
+def _before_stream(exc):
+    """An error raised before any byte went out: 404/400 stay, the rest is dockerd's 500."""
+    if isinstance(exc, (errors.NotFound, errors.InvalidArgument)):
+        return exc
+    return errors.Internal(exc.message)
+
+
+class ProgressRelay:
+    """A Pull/Push progress stream, iterated as Docker JSON lines (dicts).
+
+    prime(ready) reads ahead until ready(msg) holds (or a result or the end) before anything is
+    written: errors up to then raise from prime() and the router answers them as HTTP errors, as
+    dockerd does until its output is first flushed. Later errors become an error line.
+    on_done(msg) turns each done=true result into a line (or None); on_success() runs once the
+    stream ended without error. A client that goes away cancels the call."""
+
+    def __init__(self, call, on_done=None, on_success=None):
+        self.call = call
+        self.it = iter(call)
+        self.on_done = on_done
+        self.on_success = on_success
+        self.head = []
+        self.ended = False
+
+    def prime(self, ready):
+        try:
+            for msg in self.it:
+                if msg.error:
+                    raise errors.Internal(msg.error)
+                self.head.append(msg)
+                if msg.done or ready(msg):
+                    return self
+            self.ended = True
+        except errors.DockyardError as exc:
+            self.cancel()
+            raise _before_stream(exc) from None
+        return self
+
+    def cancel(self):
+        cancel = getattr(self.call, "cancel", None)
+        if cancel is not None:
+            cancel()
+
+    def _lines(self, msg):
+        if msg.error:
+            raise errors.Internal(msg.error)
+        if msg.done:
+            line = self.on_done(msg) if self.on_done else None
+            if line:
+                yield line
+            return
+        yield progress_line(msg)
+
+    def __iter__(self):
+        try:
+            head, self.head = self.head, []
+            for msg in head:
+                yield from self._lines(msg)
+            if not self.ended:
+                for msg in self.it:
+                    yield from self._lines(msg)
+        except errors.DockyardError as exc:
+            yield error_line(exc.message)
+            return
+        finally:
+            self.cancel()
+        if self.on_success:
+            self.on_success()

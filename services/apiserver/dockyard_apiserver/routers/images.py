@@ -1,14 +1,15 @@
 """/images/*: list, inspect, history, tag, delete, prune, import (create?fromSrc), pull
 (create?fromImage), load, save (moby's router/image)."""
 
+import json
 import logging
 
 from flask import Blueprint, Response, request
 
 from dockyard_common import errors
 
-from ..backend import reference
-from ..backend.images import ImageBackend, inspect
+from ..backend.images import (ImageBackend, decode_auth_header, inspect, pull_reference,
+                              push_reference)
 from ..webutil import (daemon, filters_arg, json_response, json_stream, parse_json, qbool,
                        version_at_least)
 
@@ -85,16 +86,10 @@ def _import(from_src):
 
 
 def _pull(image, tag):
-    ref = reference.parse(image)
-    if tag and not ref.tag and not ref.digest:
-        if tag.startswith("sha256:"):
-            ref = reference.parse("%s@%s" % (ref.name, tag))
-        else:
-            ref = reference.parse("%s:%s" % (ref.name, tag))
-    ref = ref.with_default_tag()
-    # image-service has no registry client yet (no Pull RPC in images.proto).
-    raise errors.NotImplementedYet("cannot pull %s: pulling from a registry is not supported by "
-                                   "dockyard yet (import or load the image instead)" % ref)
+    ref = pull_reference(image, tag)
+    lines = backend().pull(ref, request.args.get("platform", ""),
+                           decode_auth_header(request.headers.get("X-Registry-Auth", "")))
+    return json_stream(lines)
 
 
 @bp.post("/commit")
@@ -117,9 +112,21 @@ def commit():
 
 @bp.post("/images/<path:name>/push")
 def push_image(name):
-    backend().get(name)
-    raise errors.NotImplementedYet("cannot push %s: pushing to a registry is not supported by "
-                                   "dockyard yet" % name)
+    ref = push_reference(name, request.args.get("tag", ""))
+    return json_stream(backend().push(ref, _push_auth()))
+
+
+def _push_auth():
+    """X-Registry-Auth; without it, the body may carry the auth config (the old API)."""
+    header = request.headers.get("X-Registry-Auth", "")
+    if header:
+        return decode_auth_header(header)
+    raw = request.get_data(cache=False).strip()
+    if raw and raw != b"null":
+        body = parse_json(raw)
+        if isinstance(body, dict):
+            return json.dumps(body)
+    return ""
 
 
 @bp.get("/images/search")
