@@ -12,6 +12,9 @@ on the client's half-close, closes the container's stdin (StdinOnce) while outpu
 import logging
 import socket
 import threading
+import time
+
+import grpc
 
 from dockyard_api.shim.v1 import shim_pb2
 from dockyard_common import errors, stdcopy
@@ -21,6 +24,8 @@ log = logging.getLogger(__name__)
 DEFAULT_DETACH_KEYS = b"\x10\x11"  # ctrl-p, ctrl-q
 # How long to wait for shim-runner to confirm an attach (initial metadata) before starting.
 CONNECT_TIMEOUT = 1.0
+# How long a session waits for a restarted shim-runner before it gives up and closes.
+RECONNECT_FOR = 30.0
 _END = object()
 
 
@@ -150,17 +155,10 @@ class Session:
     def pump_output(self):
         """Copy the shim's output to the client until the process is done (or the client goes)."""
         try:
-            for out in self.call:
-                if not out.data:
-                    continue
-                payload = out.data if self.tty else stdcopy.frame(out.stream or stdcopy.STDOUT, out.data)
-                try:
-                    self.write(payload)
-                except OSError:
+            while not self._copy_output():
+                # shim-runner went away (restart): the container keeps running, so attach again.
+                if self.finished.is_set() or not self._reconnect():
                     break
-        except errors.DockyardError as exc:
-            if not self.finished.is_set():
-                log.debug("attach stream ended: %s", exc)
         finally:
             if self.on_drained is not None and not self.finished.is_set():
                 try:
@@ -168,6 +166,47 @@ class Session:
                 except Exception:
                     log.exception("attach: on_drained failed")
             self.end()
+
+    def _copy_output(self):
+        """False when the stream broke because shim-runner is unavailable."""
+        try:
+            for out in self.call:
+                if not out.data:
+                    continue
+                payload = out.data if self.tty else stdcopy.frame(out.stream or stdcopy.STDOUT, out.data)
+                try:
+                    self.write(payload)
+                except OSError:
+                    return True
+        except errors.Unavailable as exc:
+            if not self.finished.is_set():
+                log.info("attach to %s lost shim-runner: %s", self.cid[:12], exc)
+                return False
+        except errors.DockyardError as exc:
+            if not self.finished.is_set():
+                log.debug("attach stream ended: %s", exc)
+        return True
+
+    def _reconnect(self, wait=None):
+        """Open Shim.Attach again once shim-runner is back (live restore); False to give up."""
+        deadline = time.monotonic() + (RECONNECT_FOR if wait is None else wait)
+        while not self.finished.is_set() and time.monotonic() < deadline:
+            self.reset()
+            self.connect()
+            code = self._call_code()
+            if code is None:
+                return True                 # subscribed (or still opening): pump again
+            if code != grpc.StatusCode.UNAVAILABLE:
+                return False                # e.g. the task is gone: it exited meanwhile
+            self.finished.wait(0.2)
+        return False
+
+    def _call_code(self):
+        it = getattr(self.call, "_it", None)
+        try:
+            return it.code() if it is not None and it.done() else None
+        except Exception:
+            return None
 
     def failed_at_once(self):
         """True when Shim.Attach already ended with an error (e.g. the process is unknown yet)."""

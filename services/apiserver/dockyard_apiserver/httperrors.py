@@ -35,3 +35,8 @@ def register(app):
     def _unexpected(exc):
         log.exception("unhandled error")
         return error_response(500, "internal error: %s" % exc)
+
+
+class Forbidden(errors.DockyardError):
+    """dockerd's errdefs.Forbidden (403): no gRPC code of our own maps to it."""
+    http_status = 403

@@ -5,6 +5,7 @@ container-service's Tasks.Events the same way, reconnecting when the stream drop
 re-checks the record now and then, so an exit missed while reconnecting is never lost.
 """
 
+import json
 import logging
 import threading
 import time
@@ -119,6 +120,8 @@ class ExitMonitor:
                 continue
             if self.backend.host_config_of(rec).get("AutoRemove"):
                 self._auto_remove(rec)
+            elif _attached(rec):
+                self.backend.release_networks(rec.id)  # it exited while we were away
         self._recheck_all()
 
     # --------------------------------------------------------------- events
@@ -157,6 +160,9 @@ class ExitMonitor:
             threading.Thread(target=self._auto_remove, args=(rec,), daemon=True).start()
         elif self._should_restart(rec, hc, code):
             threading.Thread(target=self._restart, args=(rec,), daemon=True).start()
+        else:
+            # A stopped container holds no address and no published port (dockerd Cleanup).
+            threading.Thread(target=self.backend.release_networks, args=(cid,), daemon=True).start()
 
     def _should_restart(self, rec, hc, code):
         policy = hc.get("RestartPolicy") or {}
@@ -177,7 +183,7 @@ class ExitMonitor:
             if fresh.state.running or rec.id in self.backend.manually_stopped:
                 return
             with self.backend.lock(rec.id):
-                self.backend._start_task(fresh)
+                self.backend._start_task(fresh, restart=True)
         except errors.DockyardError as exc:
             log.warning("restart of %s failed: %s", rec.id[:12], exc)
 
@@ -261,3 +267,10 @@ class ExitMonitor:
             items = [w for ws in self._waiters.values() for w in ws]
         for w in items:
             self.recheck(w)
+
+
+def _attached(rec):
+    try:
+        return bool(json.loads(rec.network_json or b"{}").get("attached"))
+    except ValueError:
+        return False

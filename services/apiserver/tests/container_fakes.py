@@ -33,6 +33,7 @@ class World:
         self.records = {}        # id -> Container
         self.snapshots = set()
         self.endpoints = {}      # container id -> [network]
+        self.bindings = {}       # (container id, network) -> [PortBinding]
         self.volumes = {}        # name -> set(container ids)
         self.tasks = {}          # id -> "created"|"running"|"stopped"
         self.logs = {}           # id -> [LogEntry]
@@ -40,6 +41,7 @@ class World:
         self.outputs = {}        # (id, exec_id) -> queue of AttachOutput/None
         self.fail = {}           # method name -> exception to raise once
         self.execs = {}
+        self.image_files = {}    # path -> bytes of the image's files (Snapshots.ArchiveGet)
 
     def maybe_fail(self, name):
         exc = self.fail.pop(name, None)
@@ -79,27 +81,84 @@ class FakeSnapshots:
     def Usage(self, req):
         return snapshots_pb2.UsageResponse(size=42)
 
+    def ArchiveGet(self, req):
+        """A tar of `req.path` from `w.image_files` ({"/etc/passwd": b"..."}): NotFound if none."""
+        import io
+        import tarfile
+        files = {p: d for p, d in self.w.image_files.items() if p.startswith(req.path.rstrip("/") + "/")}
+        if not files:
+            raise errors.NotFound("Could not find the file %s" % req.path)
+        base = req.path.rstrip("/").rsplit("/", 1)[-1]
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w") as tar:
+            ti = tarfile.TarInfo(base)
+            ti.type, ti.mode, ti.uid = tarfile.DIRTYPE, 0o750, 1234
+            tar.addfile(ti)
+            for p, data in sorted(files.items()):
+                ti = tarfile.TarInfo(base + p[len(req.path.rstrip("/")):])
+                ti.size, ti.mode = len(data), 0o640
+                tar.addfile(ti, io.BytesIO(data))
+        return iter([types_pb2.DataChunk(data=buf.getvalue())])
+
 
 class FakeNetworks:
+    """Sandboxes and endpoints: `w.endpoints` maps a container id to its [network names]."""
+
+    NETS = {"bridge": "b" * 64, "host": "h" * 64, "none": "0" * 64, "usernet": "u" * 64}
+
     def __init__(self, world):
         self.w = world
 
+    def Get(self, req):
+        for name, nid in self.NETS.items():
+            if req.ref in (name, nid):
+                return networks_pb2.Network(id=nid, name=name, driver="bridge")
+        raise errors.NotFound("network %s not found" % req.ref)
+
+    def _endpoint(self, cid, network, aliases=(), bindings=()):
+        base = "/tmp/ep/" + cid
+        ip = "" if network in ("host", "none") else "172.17.0.%d" % (2 + len(self.w.endpoints.get(cid, [])))
+        return networks_pb2.Endpoint(
+            container_id=cid, network_id=self.NETS.get(network, "n" * 64), network_name=network,
+            endpoint_id="e" * 64, ip_address=ip, prefix_len=16 if ip else 0,
+            gateway="172.17.0.1" if ip else "", mac_address="02:42:ac:11:00:02" if ip else "",
+            netns_path="" if network == "host" else "/run/netns/x",
+            hosts_path=base + "/hosts", resolv_conf_path=base + "/resolv.conf",
+            hostname_path=base + "/hostname", aliases=list(aliases),
+            port_bindings=[networks_pb2.PortBinding(host_ip=b.host_ip or "0.0.0.0",
+                                                    host_port=b.host_port or 49153,
+                                                    container_port=b.container_port,
+                                                    protocol=b.protocol or "tcp") for b in bindings],
+            dns_names=[cid[:12]] + list(aliases) if network not in ("bridge", "host", "none") else [])
+
     def Attach(self, req):
         self.w.maybe_fail("Attach")
-        self.w.calls.append(("networks", "Attach", req.network))
-        self.w.endpoints.setdefault(req.container_id, []).append(req.network)
-        base = "/tmp/ep/" + req.container_id
-        return networks_pb2.Endpoint(
-            container_id=req.container_id, network_id="n" * 64, network_name=req.network,
-            endpoint_id="e" * 64, ip_address="172.17.0.2", prefix_len=16, gateway="172.17.0.1",
-            mac_address="02:42:ac:11:00:02", netns_path="" if req.network == "host" else "/run/netns/x",
-            hosts_path=base + "/hosts", resolv_conf_path=base + "/resolv.conf",
-            hostname_path=base + "/hostname", aliases=list(req.aliases))
+        network = next((n for n, i in self.NETS.items() if i == req.network), req.network)
+        self.w.calls.append(("networks", "Attach", network))
+        if network in self.w.endpoints.get(req.container_id, []):
+            raise errors.Conflict("endpoint with name x already exists in network %s" % network)
+        ep = self._endpoint(req.container_id, network, req.aliases, req.port_bindings)
+        self.w.endpoints.setdefault(req.container_id, []).append(network)
+        self.w.bindings[(req.container_id, network)] = list(ep.port_bindings)
+        return ep
 
     def Detach(self, req):
-        self.w.calls.append(("networks", "Detach", req.container_id))
-        self.w.endpoints.pop(req.container_id, None)
+        network = next((n for n, i in self.NETS.items() if i == req.network), req.network)
+        self.w.calls.append(("networks", "Detach", req.container_id) if not network
+                            else ("networks", "Detach", req.container_id, network))
+        if not network:
+            self.w.endpoints.pop(req.container_id, None)
+            return EMPTY
+        nets = self.w.endpoints.get(req.container_id, [])
+        if network not in nets:
+            raise errors.NotFound("container %s is not connected to network %s" % (req.container_id, network))
+        nets.remove(network)
         return EMPTY
+
+    def Endpoints(self, req):
+        return networks_pb2.EndpointsResponse(endpoints=[
+            self._endpoint(req.container_id, n, bindings=self.w.bindings.get((req.container_id, n), []))
+            for n in self.w.endpoints.get(req.container_id, [])])
 
 
 class FakeVolumes:
@@ -148,6 +207,13 @@ class FakeContainers:
         self.w.calls.append(("containers", "Delete", rec.id))
         del self.w.records[rec.id]
         return EMPTY
+
+    def Update(self, req):
+        rec = self._find(req.id)
+        for field in ("config_json", "host_config_json", "spec_json", "network_json", "mounts_json"):
+            if getattr(req, field):
+                setattr(rec, field, getattr(req, field))
+        return rec
 
     def Rename(self, req):
         rec = self._find(req.ref)

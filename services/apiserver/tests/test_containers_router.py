@@ -61,7 +61,9 @@ def test_create_merges_image_config_and_records_everything(client, daemon):
     assert spec["process"]["args"] == ["sh"] and spec["hostname"] == cid[:12]
     targets = [m["destination"] for m in spec["mounts"]]
     assert "/etc/hosts" in targets and "/etc/resolv.conf" in targets
-    assert json.loads(rec.network_json)["networks"]["bridge"]["ip_address"] == "172.17.0.2"
+    net = json.loads(rec.network_json)
+    assert "bridge" in net["networks"] and not net["networks"]["bridge"].get("ip_address")
+    assert net["netns_path"] == "/run/netns/x" and not net["attached"]  # a sandbox, no endpoint yet
     assert ("create", cid) in events(daemon)
 
 
@@ -74,7 +76,8 @@ def test_create_explicit_entrypoint_drops_image_cmd(client, daemon):
 def test_create_cli_default_endpoint_means_bridge(client, daemon):
     create(client, HostConfig={"NetworkMode": "default"},
            NetworkingConfig={"EndpointsConfig": {"default": {"Aliases": None}}})
-    assert ("networks", "Attach", "bridge") in daemon.world.calls
+    rec = next(iter(daemon.world.records.values()))
+    assert list(json.loads(rec.network_json)["networks"]) == ["bridge"]
 
 
 @pytest.mark.parametrize("body,headers,status,fragment", [
@@ -226,7 +229,7 @@ def test_inspect_and_list(client, daemon):
     assert info["Id"] == cid and info["Path"] == "sh" and info["Args"] == ["-c", "true"]
     assert info["State"]["Status"] == "created" and info["State"]["StartedAt"].startswith("0001")
     assert info["Config"]["Labels"]["team"] == "a" and info["HostConfig"]["RestartPolicy"]["Name"] == "no"
-    assert info["NetworkSettings"]["Networks"]["bridge"]["IPAddress"] == "172.17.0.2"
+    assert info["NetworkSettings"]["Networks"]["bridge"]["IPAddress"] == ""  # until started
     assert client.get("/containers/json").get_json() == []
     items = client.get("/containers/json?all=1").get_json()
     assert {i["Names"][0] for i in items} == {"/one", "/two"}
@@ -343,10 +346,10 @@ def test_exec_create_and_inspect(client, daemon):
 # ---------------------------------------------------------------------- pure helpers
 
 def test_plan_mounts_prefers_binds_over_image_volumes():
-    plan = cc.plan_mounts({"Volumes": {"/data": {}}}, {"Binds": ["v:/data"]})
-    assert [(p["kind"], p["name"]) for p in plan] == [("volume", "v")]
+    plan = cc.plan_mounts({"Volumes": {"/data": {}}}, {"Binds": ["vol:/data"]})
+    assert [(p["kind"], p["name"]) for p in plan] == [("volume", "vol")]
     with pytest.raises(errors.InvalidArgument):
-        cc.plan_mounts({}, {"Binds": ["a:/x", "b:/x"]})
+        cc.plan_mounts({}, {"Binds": ["aa:/x", "bb:/x"]})
 
 
 def test_parse_signal():

@@ -3,6 +3,8 @@
 import logging
 import os
 
+import grpc
+
 from dockyard_api.containers.v1 import containers_pb2_grpc
 from dockyard_api.shim.v1 import shim_pb2_grpc
 from dockyard_api.tasks.v1 import tasks_pb2_grpc
@@ -27,7 +29,9 @@ def shim_ready_check(channel):
 
     def check():
         try:
-            resp = stub.Check(health_pb2.HealthCheckRequest(service=SHIM_SERVICE), timeout=2.0)
+            # wait_for_ready: answer as soon as a restarted shim-runner accepts connections.
+            resp = stub.Check(health_pb2.HealthCheckRequest(service=SHIM_SERVICE), timeout=1.0,
+                              wait_for_ready=True)
         except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
             raise errors.Unavailable("shim-runner health: %s" % exc) from None
         if resp.status != health_pb2.HealthCheckResponse.SERVING:
@@ -35,12 +39,26 @@ def shim_ready_check(channel):
     return check
 
 
+# gRPC's default reconnect backoff grows to 120 s: after a restart of shim-runner every call would
+# fail for seconds. Retry the socket every 100 ms..1 s instead (it is local and cheap).
+RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100),
+                     ("grpc.min_reconnect_backoff_ms", 100),
+                     ("grpc.max_reconnect_backoff_ms", 1000),
+                     ("grpc.max_send_message_length", grpcutil.MAX_MESSAGE),
+                     ("grpc.max_receive_message_length", grpcutil.MAX_MESSAGE)]
+
+
+def shim_client(layout):
+    channel = grpc.insecure_channel(layout.grpc_target("shim"), options=RECONNECT_OPTIONS)
+    return grpcutil.Client(shim_pb2_grpc.ShimStub, channel)
+
+
 def main():
     logsetup.setup("container")
     layout = Layout.from_env()
     os.makedirs(layout.containers_dir, exist_ok=True)
     store = Store(os.path.join(layout.containers_dir, "container.db"))
-    shim = grpcutil.Client(shim_pb2_grpc.ShimStub, layout.grpc_target("shim"))
+    shim = shim_client(layout)
     hub = EventHub()
     tasks = TaskManager(store, shim, hub)
     containers = Containers(store, tasks, layout)
@@ -53,7 +71,7 @@ def main():
                "dockyard_api.tasks.v1.Tasks")
     server.start()
 
-    watcher = ShimWatcher(tasks, shim, ready_check=shim_ready_check(shim.channel))
+    watcher = ShimWatcher(tasks, shim, ready_check=shim_ready_check(shim.channel), max_backoff=0.5)
     if not watcher.start(wait_first=float(os.environ.get("DOCKYARD_CONTAINER_SHIM_WAIT", "10"))):
         # Keep the records as they are and resync once the shim-runner answers.
         log.warning("shim-runner unreachable at startup; resyncing in the background")

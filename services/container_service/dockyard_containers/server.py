@@ -41,7 +41,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServicer):
         self.hub = hub
 
     def Create(self, request, context):
-        return self.t.create(request.id)
+        return self.t.create(request.id, restart=request.restart)
 
     def Start(self, request, context):
         return self.t.start(request.id)
@@ -58,6 +58,10 @@ class TasksServicer(tasks_pb2_grpc.TasksServicer):
 
     def Delete(self, request, context):
         return self.t.delete(request.id)
+
+    def Update(self, request, context):
+        self.t.update(request.id, request.resources_json)
+        return EMPTY
 
     def Pause(self, request, context):
         self.t.pause(request.id)

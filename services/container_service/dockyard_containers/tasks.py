@@ -113,12 +113,17 @@ class TaskManager:
         return self.shim.Stats(shim_pb2.TaskRef(id=rec.id)).stats_json
 
     # create / start ------------------------------------------------------------------
-    def create(self, ref):
+    def create(self, ref, restart=False):
+        """Create the task; `restart` (a restart by the restart policy) counts in RestartCount."""
         cid = self.store.get(ref).id
         with self.lock(cid):
             rec = self.store.get(cid)
             self._create_locked(rec)
-            return self.store.get(cid).state
+            state = self.store.get(cid).state
+            if restart:
+                state.restart_count += 1
+                self._save(cid, state)
+            return state
 
     def _create_locked(self, rec):
         if rec.state.running:
@@ -197,6 +202,15 @@ class TaskManager:
             except errors.DockyardError as exc:
                 log.warning("resume after kill failed: %s", exc, extra={"container_id": rec.id})
 
+    def update(self, ref, resources_json):
+        """New cgroup limits for a running or paused container (the record is the caller's)."""
+        cid = self.store.get(ref).id
+        with self.lock(cid):
+            state = self.store.get(cid).state
+            if not state.running:
+                raise self._not_running(cid)
+            self.shim.Update(shim_pb2.UpdateTaskRequest(id=cid, resources_json=resources_json))
+
     def pause(self, ref):
         cid = self.store.get(ref).id
         with self.lock(cid):
@@ -259,9 +273,9 @@ class TaskManager:
             self._shim_delete_quietly(cid)
             return True
 
-    def _shim_state_quietly(self, cid):
+    def _shim_state_quietly(self, cid, exec_id=""):
         try:
-            return self._shim_state(cid)
+            return self._shim_state(cid, exec_id)
         except errors.DockyardError:
             return None
 
@@ -385,7 +399,15 @@ class TaskManager:
             return self.exec_state(ex)
 
     def exec_get(self, ref, exec_id):
-        return self.exec_state(self.store.get_exec(exec_id))
+        ex = self.store.get_exec(exec_id)
+        if ex["running"]:
+            # The CLI asks for the exit code as soon as the output ends, usually before the exit
+            # event arrived from shim-runner: ask it directly instead of making the caller poll.
+            ts = self._shim_state_quietly(ex["container_id"], exec_id)
+            if ts is not None and ts.status == "stopped":
+                self.handle_exec_exit(ex["container_id"], exec_id, ts.exit_status)
+                ex = self.store.get_exec(exec_id)
+        return self.exec_state(ex)
 
     @staticmethod
     def exec_state(ex):

@@ -110,6 +110,11 @@ class FakeShim:
         self._check("Pause", req)
         self._task(req.id).status = "paused"
 
+    def Update(self, req):
+        self._check("Update", req)
+        self._task(req.id)
+        self.updates = getattr(self, "updates", []) + [(req.id, bytes(req.resources_json))]
+
     def Resume(self, req):
         self._check("Resume", req)
         self._task(req.id).status = "running"

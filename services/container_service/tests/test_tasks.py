@@ -62,6 +62,20 @@ def test_restart_after_exit_recreates_task(env):
     assert [c[0] for c in env.shim.calls if c[0] in ("Create", "Start")] == ["Create", "Start"] * 2
 
 
+def test_restart_by_policy_counts_restarts(env):
+    cid = started(env)
+    env.shim.exit(cid, 3, emit=False)
+    env.tasks.handle_exit(cid, 3)
+    assert env.tasks.create(cid, restart=True).restart_count == 1
+    env.tasks.start(cid)
+    env.shim.exit(cid, 3, emit=False)
+    env.tasks.handle_exit(cid, 3)
+    env.tasks.create(cid)          # a start by the user: not counted
+    env.tasks.start(cid)
+    st = env.tasks.get(cid)
+    assert st.running and st.restart_count == 1
+
+
 def test_start_deletes_stale_stopped_task(env):
     rec = env.containers.create(record())
     env.tasks.create(rec.id)
@@ -245,3 +259,27 @@ def test_exec_is_registered_at_create_and_only_started_at_start(env):
     env.shim.calls.clear()
     env.tasks.exec_start(cid, "e2")
     assert [c for c in env.shim.calls if c[2] == "e2"] == [("Start", cid, "e2")]
+
+
+def test_update_goes_to_the_shim_only_while_running(env):
+    cid = started(env)
+    env.tasks.update(cid[:8], b'{"pids": {"limit": 9}}')
+    assert env.shim.updates == [(cid, b'{"pids": {"limit": 9}}')]
+    env.tasks.handle_exit(cid, 0)
+    with pytest.raises(errors.Conflict):
+        env.tasks.update(cid, b"{}")
+    with pytest.raises(errors.NotFound):
+        env.tasks.update("nosuch", b"{}")
+
+
+def test_exec_get_asks_the_shim_before_the_exit_event_arrives(env):
+    # The CLI reads the exit code right after the output ends: no waiting for the event stream.
+    cid = started(env)
+    env.tasks.exec_create(cid, "e3", b'{"args": ["true"]}')
+    env.tasks.exec_start(cid, "e3")
+    env.shim.exit(cid, 4, exec_id="e3", emit=False)   # the event is still on its way
+    st = env.tasks.exec_get(cid, "e3")
+    assert st["exited"] and not st["running"] and st["exit_code"] == 4
+    assert env.drain()[-1] == ("exec_die", cid[:4], 4)
+    env.tasks.handle_exec_exit(cid, "e3", 4)                # the late event changes nothing
+    assert [e for e in env.drain() if e[0] == "exec_die"] == []

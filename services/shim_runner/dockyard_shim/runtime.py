@@ -60,10 +60,10 @@ class OCIRuntime:
         """Arguments placed before the subcommand (also handed to the monitor)."""
         return ["--root=" + self.root]
 
-    def _run(self, *args, timeout=30):
+    def _run(self, *args, timeout=30, input=None):
         try:
             res = subprocess.run([self.binary, *self.global_args(), *args], capture_output=True,
-                                 timeout=timeout)
+                                 timeout=timeout, input=input)
         except FileNotFoundError:
             raise RuntimeError_("runtime %s not found" % self.binary) from None
         except subprocess.TimeoutExpired:
@@ -90,6 +90,10 @@ class OCIRuntime:
         except RuntimeError_ as exc:
             if "does not exist" not in exc.message and "not found" not in exc.message:
                 raise
+
+    def update(self, cid, resources):
+        """New cgroup limits: `update --resources -` reads OCI LinuxResources JSON on stdin."""
+        self._run("update", "--resources", "-", cid, input=json.dumps(resources).encode())
 
     def ps(self, cid):
         out = self._run("ps", "--format", "json", cid)
@@ -145,6 +149,9 @@ class Fake(OCIRuntime):
     def delete(self, cid, force=True):
         self._do("delete", cid)
         self.status.pop(cid, None)
+
+    def update(self, cid, resources):
+        self._do("update", cid, resources)
 
     def ps(self, cid):
         self._do("ps", cid)

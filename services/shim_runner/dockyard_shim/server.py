@@ -51,6 +51,10 @@ class ShimServicer(shim_pb2_grpc.ShimServicer):
     def Pids(self, req, context):
         return shim_pb2.PidsResponse(pids=self.core.pids(req.id))
 
+    def Update(self, req, context):
+        self.core.update(req.id, req.resources_json)
+        return EMPTY
+
     def Pause(self, req, context):
         self.core.pause(req.id)
         return EMPTY

@@ -300,7 +300,12 @@ class TaskService:
     # -- simple queries ------------------------------------------------------------------------
 
     def state(self, cid, exec_id=""):
-        return self._proc(cid, exec_id).state()
+        proc = self._proc(cid, exec_id)
+        if proc.status in (RUNNING, PAUSED) and not proc.exited.is_set() and read_exit(proc.dir):
+            # The monitor wrote its exit file (it does so before closing the attach socket):
+            # answer with the exit now rather than after the pidfd watcher catches up.
+            self._on_exit(proc)
+        return proc.state()
 
     def list(self):
         with self._lock:
@@ -385,6 +390,23 @@ class TaskService:
                 raise errors.FailedPrecondition(exc.message) from None
             if task.status == PAUSED:
                 task.status = RUNNING
+
+    def update(self, cid, resources_json):
+        """Apply new cgroup limits to a running or paused task (`docker update`)."""
+        try:
+            resources = json.loads(resources_json or b"{}")
+            if not isinstance(resources, dict):
+                raise ValueError("not an object")
+        except ValueError as exc:
+            raise errors.InvalidArgument("invalid resources: %s" % exc) from None
+        task = self._task(cid)
+        with task.lock:
+            if task.status not in (RUNNING, PAUSED, CREATED):
+                raise errors.FailedPrecondition("container %s is not running" % cid)
+            try:
+                task.runtime.update(cid, resources)
+            except RuntimeError_ as exc:
+                raise errors.FailedPrecondition(exc.message) from None
 
     def delete(self, cid, exec_id=""):
         if exec_id:

@@ -29,3 +29,15 @@ def test_fake_records_calls():
     f.kill("a", 9, True)
     assert f.calls == [("start", "a"), ("kill", "a", 9, True)]
     assert f.state("a")["status"] == "running"
+
+
+def test_update_passes_resources_on_stdin(tmp_path):
+    # A stand-in runtime that records its arguments and stdin.
+    script = tmp_path / "runc"
+    script.write_text("#!/bin/sh\necho \"$@\" > %s/args\ncat > %s/stdin\n" % (tmp_path, tmp_path))
+    script.chmod(0o755)
+    rt = runtime.Runc(str(script), str(tmp_path / "root"))
+    rt.update("c1", {"pids": {"limit": 5}})
+    assert (tmp_path / "args").read_text().split() == ["--root=" + str(tmp_path / "root"), "update",
+                                                       "--resources", "-", "c1"]
+    assert (tmp_path / "stdin").read_text() == '{"pids": {"limit": 5}}'

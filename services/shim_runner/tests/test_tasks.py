@@ -209,3 +209,36 @@ def test_logs_without_task(env):
 
 def test_runtime_error_type():
     assert RuntimeError_("x").message == "x"
+
+
+def test_update_resources(env):
+    svc, rt, mon, *_ = env
+    svc.create("c1", SPEC, MOUNTS)
+    svc.start("c1")
+    res = {"memory": {"limit": 100 << 20, "swap": 200 << 20}}
+    svc.update("c1", json.dumps(res).encode())
+    assert ("update", "c1", res) in rt.calls
+    with pytest.raises(errors.InvalidArgument):
+        svc.update("c1", b"[1]")
+    rt.fail["update"] = "cannot set memory limit"
+    with pytest.raises(errors.FailedPrecondition, match="cannot set memory limit"):
+        svc.update("c1", b"{}")
+    del rt.fail["update"]
+    mon.exit("c1", 0)
+    with pytest.raises(errors.FailedPrecondition):
+        svc.update("c1", b"{}")
+    with pytest.raises(errors.NotFound):
+        svc.update("nosuch", b"{}")
+
+
+def test_state_sees_an_exit_file_before_the_watcher(env):
+    svc, rt, mon, *_ = env
+    svc.create("c1", SPEC, MOUNTS)
+    svc.start("c1")
+    svc.exec("c1", "e1", json.dumps({"args": ["true"]}).encode())
+    svc.start("c1", "e1")
+    pdir = svc.state("c1", "e1") and svc._proc("c1", "e1").dir
+    with open(os.path.join(pdir, "exit"), "w") as f:   # written, watcher not run yet
+        f.write("3")
+    st = svc.state("c1", "e1")
+    assert st["status"] == "stopped" and st["exit_status"] == 3

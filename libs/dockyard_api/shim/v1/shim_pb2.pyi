@@ -194,3 +194,11 @@ class StatsResponse(_message.Message):
     STATS_JSON_FIELD_NUMBER: _ClassVar[int]
     stats_json: bytes
     def __init__(self, stats_json: _Optional[bytes] = ...) -> None: ...
+
+class UpdateTaskRequest(_message.Message):
+    __slots__ = ("id", "resources_json")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_JSON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    resources_json: bytes
+    def __init__(self, id: _Optional[str] = ..., resources_json: _Optional[bytes] = ...) -> None: ...

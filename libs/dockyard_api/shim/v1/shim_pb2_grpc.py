@@ -135,6 +135,11 @@ class ShimStub:
                 request_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.ArchivePutRequest.SerializeToString,
                 response_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
                 _registered_method=True)
+        self.Update = channel.unary_unary(
+                '/dockyard_api.shim.v1.Shim/Update',
+                request_serializer=dockyard__api_dot_shim_dot_v1_dot_shim__pb2.UpdateTaskRequest.SerializeToString,
+                response_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class ShimServicer:
@@ -270,6 +275,13 @@ class ShimServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Update(self, request, context):
+        """`runc update --resources -`: new cgroup limits for a running or paused task.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ShimServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -371,6 +383,11 @@ def add_ShimServicer_to_server(servicer, server):
             'ArchivePut': grpc.stream_unary_rpc_method_handler(
                     servicer.ArchivePut,
                     request_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.ArchivePutRequest.FromString,
+                    response_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.SerializeToString,
+            ),
+            'Update': grpc.unary_unary_rpc_method_handler(
+                    servicer.Update,
+                    request_deserializer=dockyard__api_dot_shim_dot_v1_dot_shim__pb2.UpdateTaskRequest.FromString,
                     response_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.SerializeToString,
             ),
     }
@@ -913,6 +930,33 @@ class Shim:
             target,
             '/dockyard_api.shim.v1.Shim/ArchivePut',
             dockyard__api_dot_types_dot_v1_dot_types__pb2.ArchivePutRequest.SerializeToString,
+            dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Update(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard_api.shim.v1.Shim/Update',
+            dockyard__api_dot_shim_dot_v1_dot_shim__pb2.UpdateTaskRequest.SerializeToString,
             dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
             options,
             channel_credentials,

@@ -15,10 +15,12 @@ class TaskRef(_message.Message):
     def __init__(self, id: _Optional[str] = ...) -> None: ...
 
 class CreateTaskRequest(_message.Message):
-    __slots__ = ("id",)
+    __slots__ = ("id", "restart")
     ID_FIELD_NUMBER: _ClassVar[int]
+    RESTART_FIELD_NUMBER: _ClassVar[int]
     id: str
-    def __init__(self, id: _Optional[str] = ...) -> None: ...
+    restart: bool
+    def __init__(self, id: _Optional[str] = ..., restart: _Optional[bool] = ...) -> None: ...
 
 class KillTaskRequest(_message.Message):
     __slots__ = ("id", "signal")
@@ -91,3 +93,11 @@ class TaskEvent(_message.Message):
     exit_code: int
     time_ns: int
     def __init__(self, type: _Optional[str] = ..., id: _Optional[str] = ..., exec_id: _Optional[str] = ..., exit_code: _Optional[int] = ..., time_ns: _Optional[int] = ...) -> None: ...
+
+class UpdateTaskRequest(_message.Message):
+    __slots__ = ("id", "resources_json")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCES_JSON_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    resources_json: bytes
+    def __init__(self, id: _Optional[str] = ..., resources_json: _Optional[bytes] = ...) -> None: ...

@@ -106,6 +106,11 @@ class TasksStub:
                 request_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.SerializeToString,
                 response_deserializer=dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.TaskEvent.FromString,
                 _registered_method=True)
+        self.Update = channel.unary_unary(
+                '/dockyard_api.tasks.v1.Tasks/Update',
+                request_serializer=dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.UpdateTaskRequest.SerializeToString,
+                response_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class TasksServicer:
@@ -199,6 +204,13 @@ class TasksServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Update(self, request, context):
+        """Change the cgroup limits of a running (or paused) container (`docker update`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_TasksServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -271,6 +283,11 @@ def add_TasksServicer_to_server(servicer, server):
                     servicer.Events,
                     request_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
                     response_serializer=dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.TaskEvent.SerializeToString,
+            ),
+            'Update': grpc.unary_unary_rpc_method_handler(
+                    servicer.Update,
+                    request_deserializer=dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.UpdateTaskRequest.FromString,
+                    response_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -651,6 +668,33 @@ class Tasks:
             '/dockyard_api.tasks.v1.Tasks/Events',
             dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.SerializeToString,
             dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.TaskEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Update(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard_api.tasks.v1.Tasks/Update',
+            dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.UpdateTaskRequest.SerializeToString,
+            dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

@@ -9,6 +9,8 @@ import signal as _signal
 
 from dockyard_common import errors
 
+from . import container_ports
+
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 MIN_MEMORY = 6 * 1024 * 1024
 RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
@@ -53,19 +55,7 @@ def validate_host_config(hc):
     memory = int(hc.get("Memory") or 0)
     if 0 < memory < MIN_MEMORY:
         raise errors.InvalidArgument("Minimum memory limit allowed is 6MB")
-    for port, bindings in (hc.get("PortBindings") or {}).items():
-        _validate_port(port.split("/")[0], port)
-        for b in bindings or []:
-            hp = (b or {}).get("HostPort") or ""
-            if hp:
-                _validate_port(hp, hp)
-
-
-def _validate_port(value, shown):
-    lo, _, hi = value.partition("-")
-    for part in (lo, hi) if hi else (lo,):
-        if not part.isdigit() or not 0 <= int(part) <= 65535:
-            raise errors.InvalidArgument('invalid port specification: "%s"' % shown)
+    container_ports.validate(hc)
 
 
 def _env_key(item):
@@ -148,6 +138,12 @@ def host_config_defaults(hc):
 # volumes, binds, --mount, --tmpfs
 # ---------------------------------------------------------------------------
 
+VOLUME_NAME_RE = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
+# moby volume/mounts parser_linux.go: the modes a -v spec may carry.
+BIND_MODES = {"ro", "rw", "z", "Z", "nocopy", "consistent", "cached", "delegated",
+              "private", "rprivate", "shared", "rshared", "slave", "rslave"}
+
+
 def _split_bind(spec):
     """"src:dst[:mode]" / "dst[:mode]" -> (src, dst, mode)."""
     parts = spec.split(":")
@@ -160,19 +156,134 @@ def _split_bind(spec):
     return parts[0], parts[1], ":".join(parts[2:])
 
 
-def plan_mounts(config, hc):
+def _check_target(target, kind, bad):
+    """moby validateMountConfig: an absolute destination that is not "/"."""
+    if not target.startswith("/"):
+        raise bad('invalid mount config for type "%s": invalid mount path: \'%s\' mount path '
+                  "must be absolute" % (kind, target))
+    if os.path.normpath(target) == "/":
+        raise bad('invalid mount config for type "%s": invalid specification: destination '
+                  "can't be '/'" % kind)
+
+
+def _bind_entry(spec):
+    """One HostConfig.Binds item (`-v`) as a plan entry."""
+    def bad(detail):
+        return errors.InvalidArgument("invalid volume specification: '%s': %s" % (spec, detail))
+
+    src, dst, mode = _split_bind(spec)
+    if not dst:
+        raise errors.InvalidArgument("invalid volume specification: '%s'" % spec)
+    modes = [m for m in mode.split(",") if m]
+    for m in modes:
+        if m not in BIND_MODES:
+            raise bad("invalid mode: %s" % mode)
+    rw = "ro" not in modes
+    kind = "bind" if src.startswith("/") else "volume"
+    _check_target(dst, kind, bad)
+    if not src:
+        return {"kind": "volume", "name": "", "source": "", "destination": dst, "rw": rw,
+                "mode": mode, "anonymous": True, "nocopy": "nocopy" in modes}
+    if kind == "bind":
+        return {"kind": "bind", "name": "", "source": os.path.normpath(src), "destination": dst,
+                "rw": rw, "mode": mode, "anonymous": False, "create_source": True}
+    if not VOLUME_NAME_RE.match(src):
+        raise errors.InvalidArgument(
+            'create %s: "%s" includes invalid characters for a local volume name, only '
+            '"[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, '
+            "use absolute path" % (src, src))
+    return {"kind": "volume", "name": src, "source": "", "destination": dst, "rw": rw,
+            "mode": mode, "anonymous": False, "nocopy": "nocopy" in modes}
+
+
+def _mount_entry(m):
+    """One HostConfig.Mounts item (`--mount`) as a plan entry."""
+    kind = (m.get("Type") or "volume").lower()
+    target = m.get("Target") or m.get("Destination") or ""
+
+    def bad(detail):
+        return errors.InvalidArgument(detail)
+
+    if kind not in ("bind", "volume", "tmpfs"):
+        raise errors.InvalidArgument("mount type unknown: %s" % kind)
+    if not target:
+        raise bad('invalid mount config for type "%s": field Target must not be empty' % kind)
+    _check_target(target, kind, bad)
+    rw = not m.get("ReadOnly")
+    if kind == "bind":
+        src = m.get("Source") or ""
+        if not src:
+            raise bad('invalid mount config for type "bind": field Source must not be empty')
+        if not src.startswith("/"):
+            raise bad('invalid mount config for type "bind": invalid mount path: \'%s\' mount '
+                      "path must be absolute" % src)
+        if not os.path.exists(src):
+            raise bad('invalid mount config for type "bind": bind source path does not exist: %s'
+                      % src)
+        return {"kind": "bind", "name": "", "source": os.path.normpath(src), "destination": target,
+                "rw": rw, "mode": "", "anonymous": False, "create_source": False}
+    if kind == "volume":
+        src = m.get("Source") or ""
+        if src and not VOLUME_NAME_RE.match(src):
+            raise bad('invalid mount config for type "volume": invalid volume name: %s' % src)
+        vo = m.get("VolumeOptions") or {}
+        driver = vo.get("DriverConfig") or {}
+        return {"kind": "volume", "name": src, "source": "", "destination": target,
+                "rw": rw, "mode": "", "anonymous": not src,
+                "labels": vo.get("Labels") or {}, "driver": driver.get("Name") or "",
+                "driver_opts": driver.get("Options") or {}, "nocopy": bool(vo.get("NoCopy"))}
+    if m.get("Source"):
+        raise bad('invalid mount config for type "tmpfs": field Source must not be specified')
+    to = m.get("TmpfsOptions") or {}
+    opts = []
+    if to.get("SizeBytes"):
+        opts.append("size=%d" % int(to["SizeBytes"]))
+    if to.get("Mode"):
+        opts.append("mode=%o" % int(to["Mode"]))
+    return {"kind": "tmpfs", "name": "", "source": "tmpfs", "destination": target, "rw": rw,
+            "mode": "", "anonymous": False, "options": opts}
+
+
+def parse_volumes_from(spec):
+    """"name[:ro|rw]" -> (name, mode) (moby parseVolumesFrom)."""
+    name, _, mode = spec.partition(":")
+    if not name:
+        raise errors.InvalidArgument("invalid volumes-from specification: '%s'" % spec)
+    if mode and mode not in ("ro", "rw"):
+        raise errors.InvalidArgument("invalid mode: %s" % mode)
+    return name, mode
+
+
+def inherited_entries(mounts, mode):
+    """Plan entries for `--volumes-from`: the other container's volumes (taken again by the new
+    container) and binds; `mode` ro/rw overrides their RW."""
+    out = []
+    for m in mounts or []:
+        rw = bool(m.get("RW", True)) if not mode else mode == "rw"
+        if m.get("Type") == "volume" and m.get("Name"):
+            out.append({"kind": "volume", "name": m["Name"], "source": "",
+                        "destination": m["Destination"], "rw": rw, "mode": mode or m.get("Mode") or "",
+                        "anonymous": bool(m.get("Anonymous")), "driver": m.get("Driver") or "",
+                        "inherited": True, "nocopy": True, "weak": True})
+        elif m.get("Type") == "bind":
+            out.append({"kind": "bind", "name": "", "source": m["Source"],
+                        "destination": m["Destination"], "rw": rw, "mode": mode or m.get("Mode") or "",
+                        "anonymous": False, "create_source": False, "weak": True})
+    return out
+
+
+def plan_mounts(config, hc, inherited=()):
     """Every volume, bind and tmpfs of the container, as a list of dicts:
 
     {"kind": "volume"|"bind"|"tmpfs", "name", "source", "destination", "rw", "mode",
-     "anonymous", "options" (tmpfs), "create_source" (bind)}. Later entries never repeat a
-    destination that an earlier one took (binds and --mount win over image volumes).
+     "anonymous", "nocopy" (volume), "options" (tmpfs), "create_source" (bind)}.
+    Binds, --mount and --tmpfs may not repeat a destination (Docker's "Duplicate mount point");
+    `inherited` (--volumes-from entries) and the image's VOLUMEs only fill what they left.
     """
     plan = {}
 
     def add(entry):
         dest = os.path.normpath(entry["destination"])
-        if not entry["destination"].startswith("/"):
-            raise errors.InvalidArgument("invalid mount config: mount path must be absolute")
         if dest in plan and not entry.get("weak"):
             raise errors.InvalidArgument("Duplicate mount point: %s" % dest)
         if dest in plan:
@@ -181,59 +292,18 @@ def plan_mounts(config, hc):
         plan[dest] = entry
 
     for spec in hc.get("Binds") or []:
-        src, dst, mode = _split_bind(spec)
-        rw = "ro" not in mode.split(",")
-        if not dst:
-            raise errors.InvalidArgument("invalid volume specification: '%s'" % spec)
-        if not src:
-            add({"kind": "volume", "name": "", "source": "", "destination": dst, "rw": rw,
-                 "mode": mode, "anonymous": True})
-        elif src.startswith("/"):
-            add({"kind": "bind", "name": "", "source": os.path.normpath(src), "destination": dst,
-                 "rw": rw, "mode": mode, "anonymous": False, "create_source": True})
-        else:
-            add({"kind": "volume", "name": src, "source": "", "destination": dst, "rw": rw,
-                 "mode": mode, "anonymous": False})
-
+        add(_bind_entry(spec))
     for m in hc.get("Mounts") or []:
-        kind = (m.get("Type") or "volume").lower()
-        target = m.get("Target") or m.get("Destination") or ""
-        if not target:
-            raise errors.InvalidArgument("invalid mount config for type \"%s\": field Target must not be empty" % kind)
-        rw = not m.get("ReadOnly")
-        if kind == "bind":
-            src = m.get("Source") or ""
-            if not src:
-                raise errors.InvalidArgument("invalid mount config for type \"bind\": field Source must not be empty")
-            if not os.path.exists(src):
-                raise errors.InvalidArgument(
-                    "invalid mount config for type \"bind\": bind source path does not exist: %s" % src)
-            add({"kind": "bind", "name": "", "source": os.path.normpath(src), "destination": target,
-                 "rw": rw, "mode": "", "anonymous": False, "create_source": False})
-        elif kind == "volume":
-            vo = m.get("VolumeOptions") or {}
-            driver = vo.get("DriverConfig") or {}
-            add({"kind": "volume", "name": m.get("Source") or "", "source": "", "destination": target,
-                 "rw": rw, "mode": "", "anonymous": not m.get("Source"),
-                 "labels": vo.get("Labels") or {}, "driver": driver.get("Name") or "",
-                 "driver_opts": driver.get("Options") or {}, "nocopy": bool(vo.get("NoCopy"))})
-        elif kind == "tmpfs":
-            to = m.get("TmpfsOptions") or {}
-            opts = []
-            if to.get("SizeBytes"):
-                opts.append("size=%d" % int(to["SizeBytes"]))
-            if to.get("Mode"):
-                opts.append("mode=%o" % int(to["Mode"]))
-            add({"kind": "tmpfs", "name": "", "source": "tmpfs", "destination": target, "rw": rw,
-                 "mode": "", "anonymous": False, "options": opts})
-        else:
-            raise errors.InvalidArgument("mount type unknown: %s" % kind)
-
+        add(_mount_entry(m))
     for dest, data in (hc.get("Tmpfs") or {}).items():
+        _check_target(dest, "tmpfs", errors.InvalidArgument)
         add({"kind": "tmpfs", "name": "", "source": "tmpfs", "destination": dest, "rw": True,
              "mode": "", "anonymous": False, "options": [o for o in (data or "").split(",") if o]})
-
+    for entry in inherited:
+        add(entry)
     for dest in sorted(config.get("Volumes") or {}):
+        if not dest.startswith("/") or os.path.normpath(dest) == "/":
+            continue  # an image's odd VOLUME is ignored rather than failing every run
         add({"kind": "volume", "name": "", "source": "", "destination": dest, "rw": True,
              "mode": "", "anonymous": True, "weak": True})
     return list(plan.values())

@@ -5,6 +5,7 @@ import time
 
 from dockyard_common import ids
 
+from . import container_ports
 from .container_config import config_defaults, host_config_defaults
 
 
@@ -95,36 +96,46 @@ def state_json(state):
     }
 
 
-def _endpoint_json(ep):
-    return {
-        "IPAMConfig": ep.get("IPAMConfig"),
-        "Links": None,
-        "Aliases": ep.get("aliases") or None,
-        "MacAddress": ep.get("mac_address", ""),
-        "NetworkID": ep.get("network_id", ""),
-        "EndpointID": ep.get("endpoint_id", ""),
-        "Gateway": ep.get("gateway", ""),
-        "IPAddress": ep.get("ip_address", ""),
-        "IPPrefixLen": int(ep.get("prefix_len") or 0),
-        "IPv6Gateway": "",
-        "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0,
-        "DriverOpts": None,
-        "DNSNames": ep.get("dns_names"),
-    }
+PREDEFINED_NETWORKS = ("bridge", "host", "none")
 
 
-def _ports(config, hc, net):
-    """NetworkSettings.Ports: exposed ports, with their bindings when published."""
-    published = net.get("ports") or {}
-    ports = {}
-    for port in (config.get("ExposedPorts") or {}):
-        ports[port] = None
-    for port, bindings in (hc.get("PortBindings") or {}).items():
-        ports.setdefault(port, None)
-    for port, bindings in published.items():
-        ports[port] = bindings
-    return ports
+def endpoint_views(doc, cid):
+    """NetworkSettings.Networks of a record's network document (Docker's EndpointSettings)."""
+    out = {}
+    networks = doc.get("networks") or {}
+    for name in doc.get("order") or list(networks):
+        ep = networks.get(name)
+        if ep is None:
+            continue
+        aliases = list(ep.get("aliases") or [])
+        if name not in PREDEFINED_NETWORKS and cid[:12] not in aliases:
+            aliases.append(cid[:12])  # Docker (API < 1.45) lists the short id among the aliases
+        out[name] = {
+            "IPAMConfig": ep.get("IPAMConfig"),
+            "Links": None,
+            "Aliases": aliases or None,
+            "MacAddress": ep.get("mac_address", ""),
+            "NetworkID": ep.get("network_id", ""),
+            "EndpointID": ep.get("endpoint_id", ""),
+            "Gateway": ep.get("gateway", ""),
+            "IPAddress": ep.get("ip_address", ""),
+            "IPPrefixLen": int(ep.get("prefix_len") or 0),
+            "IPv6Gateway": "",
+            "GlobalIPv6Address": "",
+            "GlobalIPv6PrefixLen": 0,
+            "DriverOpts": None,
+            "DNSNames": ep.get("dns_names") or None,
+        }
+    return out
+
+
+def ports_of(config, net):
+    """NetworkSettings.Ports: empty unless the endpoints are live (a stopped container holds no
+    port, as Docker); shared-namespace modes publish nothing."""
+    mode = net.get("mode") or "default"
+    if not net.get("attached") or mode in ("host", "none") or mode.startswith("container:"):
+        return {}
+    return container_ports.ports_view(config, net.get("ports") or {})
 
 
 def network_settings(rec, config, hc, running):
@@ -138,7 +149,7 @@ def network_settings(rec, config, hc, running):
         "HairpinMode": False,
         "LinkLocalIPv6Address": "",
         "LinkLocalIPv6PrefixLen": 0,
-        "Ports": _ports(config, hc, net),
+        "Ports": ports_of(config, net),
         "SecondaryIPAddresses": None,
         "SecondaryIPv6Addresses": None,
         "EndpointID": bridge.get("endpoint_id", ""),
@@ -149,7 +160,7 @@ def network_settings(rec, config, hc, running):
         "IPPrefixLen": int(bridge.get("prefix_len") or 0),
         "IPv6Gateway": "",
         "MacAddress": bridge.get("mac_address", ""),
-        "Networks": {name: _endpoint_json(ep) for name, ep in networks.items()},
+        "Networks": endpoint_views(net, rec.id),
     }
     return out
 
@@ -210,27 +221,10 @@ def _command(config):
     return " ".join(args)
 
 
-def summary_ports(config, hc, net):
-    out = []
-    for port, bindings in sorted(_ports(config, hc, net).items()):
-        num, _, proto = port.partition("/")
-        if not bindings:
-            out.append({"PrivatePort": int(num), "Type": proto or "tcp"})
-            continue
-        for b in bindings:
-            item = {"PrivatePort": int(num), "Type": proto or "tcp"}
-            if b.get("HostPort"):
-                item["PublicPort"] = int(b["HostPort"])
-                item["IP"] = b.get("HostIp") or "0.0.0.0"
-            out.append(item)
-    return out
-
-
 def summary(rec, now_ns=None, size=None):
     config = loads(rec.config_json, {}) or {}
     hc = loads(rec.host_config_json, {}) or {}
     net = loads(rec.network_json, {}) or {}
-    networks = net.get("networks") or {}
     st = rec.state
     out = {
         "Id": rec.id,
@@ -239,12 +233,12 @@ def summary(rec, now_ns=None, size=None):
         "ImageID": rec.image_id,
         "Command": _command(config),
         "Created": ids.rfc3339_to_ns(rec.created) // 1_000_000_000,
-        "Ports": summary_ports(config, hc, net),
+        "Ports": container_ports.summary_ports(ports_of(config, net)),
         "Labels": dict(rec.labels) or (config.get("Labels") or {}),
         "State": state_status(st),
         "Status": status_text(st, now_ns),
         "HostConfig": {"NetworkMode": hc.get("NetworkMode") or "default"},
-        "NetworkSettings": {"Networks": {name: _endpoint_json(ep) for name, ep in networks.items()}},
+        "NetworkSettings": {"Networks": endpoint_views(net, rec.id)},
         "Mounts": loads(rec.mounts_json, []) or [],
     }
     if size is not None:

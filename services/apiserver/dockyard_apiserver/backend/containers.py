@@ -24,7 +24,9 @@ from dockyard_common import errors, ids
 
 from . import container_config as cc
 from . import reference
+from . import volume_copy
 from . import container_views as views
+from .container_networks import ContainerNetworks
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,7 @@ class ContainerBackend:
         # Containers stopped through the API: a restart policy does not bring them back.
         self.manually_stopped = set()
         self.execs = ExecStore()
+        self.nets = ContainerNetworks(self)
 
     # ------------------------------------------------------------------ helpers
     def lock(self, cid):
@@ -98,7 +101,7 @@ class ContainerBackend:
         image = self._image(config["Image"])
         image_cfg = (views.loads(image.config_json, {}) or {}).get("config") or {}
         config = cc.merge_image_config(config, image_cfg)
-        plan = cc.plan_mounts(config, hc)
+        plan = cc.plan_mounts(config, hc, self._volumes_from(hc))
         if name:
             self._check_name_free(name)
         else:
@@ -169,7 +172,8 @@ class ContainerBackend:
         else:
             hostname = config.get("Hostname") or cid[:12]
         config["Hostname"] = hostname
-        net = self._attach_networks(cid, name, config, hc, networking, mode, undo)
+        net = self.nets.plan(cid, name, config, hc, networking, undo)
+        hostname = config["Hostname"]  # container:<id> mode takes the other one's
 
         docker_mounts, user_mounts = [], []
         for entry in plan:
@@ -198,59 +202,42 @@ class ContainerBackend:
             log_path=self.daemon.layout.container_log(cid), labels=labels,
             mounts_json=json.dumps(docker_mounts).encode())
 
-    def _attach_networks(self, cid, name, config, hc, networking, mode, undo):
-        """Join the container's networks; returns the record's network_json document."""
-        if mode.startswith("container:"):
-            other = self.get(mode.split(":", 1)[1])
-            if not other.state.running:
-                raise errors.Conflict("cannot join network of a non running container: %s" % other.id)
-            onet = views.loads(other.network_json, {}) or {}
-            config["Hostname"] = self.config_of(other).get("Hostname") or config["Hostname"]
-            return {"mode": mode, "netns_path": onet.get("netns_path", ""),
-                    "hosts_path": other.hosts_path, "resolv_conf_path": other.resolv_conf_path,
-                    "hostname_path": other.hostname_path, "networks": {}, "container": other.id}
-        primary = "bridge" if mode in ("default", "") else mode
-        endpoints = {}
-        for key, value in (networking.get("EndpointsConfig") or {}).items():
-            endpoints["bridge" if key in ("default", "") else key] = value or {}
-        order = [primary] + [n for n in endpoints if n != primary and primary not in ("host", "none")]
-        net = {"mode": mode, "networks": {}}
-        undo.append(lambda: self.c.networks.Detach(networks_pb2.DetachRequest(container_id=cid, network="")))
-        for network in order:
-            epc = endpoints.get(network) or {}
-            ipam = epc.get("IPAMConfig") or {}
-            ep = self.c.networks.Attach(networks_pb2.AttachRequest(
-                container_id=cid, network=network, aliases=list(epc.get("Aliases") or []),
-                ipv4_address=ipam.get("IPv4Address") or "", hostname=config["Hostname"],
-                domainname=config.get("Domainname") or "", extra_hosts=list(hc.get("ExtraHosts") or []),
-                container_name=name))
-            if network == primary:
-                net.update({"netns_path": ep.netns_path, "hosts_path": ep.hosts_path,
-                            "resolv_conf_path": ep.resolv_conf_path, "hostname_path": ep.hostname_path,
-                            "sandbox_id": ids.new_id()})
-            if network in ("none", "host"):
-                net["networks"][network] = {"network_id": ep.network_id, "endpoint_id": ep.endpoint_id}
-                continue
-            net["networks"][ep.network_name or network] = {
-                "network_id": ep.network_id, "endpoint_id": ep.endpoint_id,
-                "ip_address": ep.ip_address, "prefix_len": ep.prefix_len, "gateway": ep.gateway,
-                "mac_address": ep.mac_address, "aliases": list(ep.aliases) or list(epc.get("Aliases") or []) or None,
-                "IPAMConfig": ipam or None, "dns_names": None}
-        return net
+    def _volumes_from(self, hc):
+        """Plan entries of `--volumes-from`: the other containers' volumes and binds."""
+        entries = []
+        for spec in hc.get("VolumesFrom") or []:
+            ref, mode = cc.parse_volumes_from(spec)
+            other = self.get(ref)
+            entries += cc.inherited_entries(views.loads(other.mounts_json, []), mode)
+        return entries
 
     def _resolve_mount(self, cid, entry, undo):
         if entry["kind"] == "volume":
-            vol = self.c.volumes.Acquire(volumes_pb2.AcquireVolumeRequest(
-                name=entry["name"], container_id=cid, create=True, anonymous=entry["anonymous"],
-                labels=entry.get("labels") or {}, driver=entry.get("driver") or "",
-                driver_opts=entry.get("driver_opts") or {}))
+            inherited = bool(entry.get("inherited"))
+            try:
+                vol = self.c.volumes.Acquire(volumes_pb2.AcquireVolumeRequest(
+                    name=entry["name"], container_id=cid, create=not inherited,
+                    anonymous=entry["anonymous"], labels=entry.get("labels") or {},
+                    driver=entry.get("driver") or "", driver_opts=entry.get("driver_opts") or {}))
+            except errors.NotFound:
+                raise errors.NotFound("get %s: no such volume" % entry["name"]) from None
             entry["name"], entry["source"] = vol.name, vol.mountpoint
             name = vol.name
             undo.append(lambda: self.c.volumes.Release(volumes_pb2.ReleaseVolumeRequest(name=name, container_id=cid)))
-            if entry["anonymous"]:
+            if entry["anonymous"] and not inherited:
                 undo.append(lambda: _ignore(self.c.volumes.Remove, volumes_pb2.RemoveVolumeRequest(name=name)))
+            if not entry.get("nocopy"):
+                self._copy_up(cid, entry)
         elif entry["kind"] == "bind" and entry.get("create_source") and not os.path.exists(entry["source"]):
             os.makedirs(entry["source"], exist_ok=True)  # `-v /host:/ctr` creates the host dir (dockerd does)
+
+    def _copy_up(self, cid, entry):
+        """An empty volume gets the image's content at its destination (as Docker)."""
+        try:
+            volume_copy.populate(self.c.snapshots, cid, entry["destination"], entry["source"])
+        except OSError as exc:
+            raise errors.Internal("copying the image content of %s into volume %s: %s"
+                                  % (entry["destination"], entry["name"], exc)) from None
 
     # ------------------------------------------------------------------ start
     def start(self, ref):
@@ -265,13 +252,21 @@ class ContainerBackend:
             self.manually_stopped.discard(rec.id)
             self._start_task(rec)
 
-    def _start_task(self, rec):
+    def _start_task(self, rec, restart=False):
+        """Start the container's task (the caller holds its lock); `restart` is a restart by
+        the policy (container-service counts it in RestartCount)."""
         cid = rec.id
         _ignore(self.c.tasks.Delete, tasks_pb2.TaskRef(id=cid),
                 kinds=(errors.NotFound, errors.FailedPrecondition))
         hubs = self.daemon.hubs
         try:
-            self.c.tasks.Create(tasks_pb2.CreateTaskRequest(id=cid))
+            self.nets.attach(rec)  # endpoints and published ports live while it runs (as Docker)
+        except errors.DockyardError:
+            hubs.task_failed(cid)
+            self._after_failed_start(rec)
+            raise
+        try:
+            self.c.tasks.Create(tasks_pb2.CreateTaskRequest(id=cid, restart=restart))
         except errors.DockyardError as exc:
             hubs.task_failed(cid)
             self._after_failed_start(rec)
@@ -293,11 +288,26 @@ class ContainerBackend:
             raise self._start_error(exc) from None
 
     def _after_failed_start(self, rec):
+        self.release_networks(rec.id)
         if self.host_config_of(rec).get("AutoRemove"):
             try:
                 self.remove_resources(self.get(rec.id), remove_volumes=True)
             except errors.DockyardError as exc:
                 log.warning("auto-remove after failed start of %s: %s", rec.id[:12], exc)
+
+    def release_networks(self, cid):
+        """Leave the networks of a container that is not running (stop, exit, failed start)."""
+        with self.lock(cid):
+            try:
+                rec = self.c.containers.Get(containers_pb2.GetContainerRequest(ref=cid))
+            except errors.NotFound:
+                return
+            if rec.state.running:
+                return  # started again meanwhile
+            try:
+                self.nets.release(rec)
+            except errors.DockyardError as exc:
+                log.warning("releasing the networks of %s failed: %s", cid[:12], exc)
 
     @staticmethod
     def _start_error(exc):
@@ -328,6 +338,7 @@ class ContainerBackend:
             raise errors.NotModified()
         self.manually_stopped.add(rec.id)
         self._stop(rec, timeout, signal)
+        self.release_networks(rec.id)
         self.emit(rec, "stop")
 
     def _stop(self, rec, timeout=None, signal=None):
@@ -361,6 +372,7 @@ class ContainerBackend:
         with self.lock(rec.id):
             if rec.state.running:
                 self._stop(rec, timeout, signal)
+                self.release_networks(rec.id)
             self.manually_stopped.discard(rec.id)
             self._start_task(self.get(rec.id))
         self.emit(rec, "restart")
@@ -630,6 +642,16 @@ def for_daemon(daemon):
 
 
 _BACKEND_LOCK = threading.Lock()
+
+
+def connect_network(daemon, container_ref, network, endpoint_config):
+    """`docker network connect` (routers/networks.py): `network` is the Network message."""
+    for_daemon(daemon).nets.connect(container_ref, network, endpoint_config or {})
+
+
+def disconnect_network(daemon, container_ref, network, force=False):
+    """`docker network disconnect [-f]`."""
+    for_daemon(daemon).nets.disconnect(container_ref, network, force)
 
 
 class ExecStore:

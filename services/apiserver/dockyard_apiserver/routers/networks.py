@@ -24,7 +24,7 @@ def network_json(n, names=None, with_containers=False):
     if with_containers:
         for ep in n.endpoints:
             containers[ep.container_id] = {
-                "Name": (names or {}).get(ep.container_id, ""),
+                "Name": (names or {}).get(ep.container_id) or ep.container_name.lstrip("/"),
                 "EndpointID": ep.endpoint_id, "MacAddress": ep.mac_address,
                 "IPv4Address": "%s/%d" % (ep.ip_address, ep.prefix_len) if ep.ip_address else "",
                 "IPv6Address": ""}
