@@ -43,8 +43,47 @@ def test_escape_directive_backtick():
     assert df.stages[0].commands[0].args == "echo a   b"
 
 
+def _logical_lines(df):
+    insts = list(df.meta_args)
+    for stage in df.stages:
+        insts += [stage.source] + stage.commands
+    return [(i.line, i.original) for i in insts]
+
+
+# Docker's line rules (moby parser.Parse). The first six inputs are where dockerfile-parse 2.0.1
+# differs from Docker, the reason we keep our own line layer (see build/README.md).
+@pytest.mark.parametrize("text,expected", [
+    ("FROM x\nRUN echo a \\\n\n  && echo b\n", [(1, "FROM x"), (2, "RUN echo a   && echo b")]),
+    ("FROM x\nRUN echo a \\\n   \n  && echo b\n", [(1, "FROM x"), (2, "RUN echo a   && echo b")]),
+    ("FROM x\nRUN echo a \\", [(1, "FROM x"), (2, "RUN echo a")]),
+    ("FROM x\nRUN echo a \\\n# trailing\n", [(1, "FROM x"), (2, "RUN echo a")]),
+    ("FROM x\nRUN\\\n echo hi\n", [(1, "FROM x"), (2, "RUN echo hi")]),
+    ("\ufeffFROM x\n", [(1, "FROM x")]),
+    ("FROM x\r\nRUN a \\\r\n  b\r\n", [(1, "FROM x"), (2, "RUN a   b")]),
+    ("# escape=`\nFROM x\nRUN dir c:\\\nRUN echo next\n",
+     [(2, "FROM x"), (3, "RUN dir c:\\"), (4, "RUN echo next")]),
+    ("# hello\n# escape=`\nFROM x\nRUN a \\\n b\n", [(3, "FROM x"), (4, "RUN a  b")]),
+    ("FROM x\nRUN printf 'a\x0cb\u2028c'\n", [(1, "FROM x"), (2, "RUN printf 'a\x0cb\u2028c'")]),
+])
+def test_line_layer_matches_docker(text, expected):
+    assert _logical_lines(parser.parse(text)) == expected
+
+
+def test_json_array_with_escapes_and_continuation():
+    df = parser.parse('FROM x\nCMD ["sh", "-c", "echo \\"hi\\" \\\\ there"]\n'
+                      'ENTRYPOINT ["a", \\\n  "b"]\n')
+    cmd, entrypoint = df.stages[0].commands
+    assert cmd.json_form and cmd.args == ["sh", "-c", 'echo "hi" \\ there']
+    assert entrypoint.json_form and entrypoint.args == ["a", "b"]
+
+
 @pytest.mark.parametrize("text,message", [
     ("FROM x\nFROBNICATE now\n", "dockerfile parse error line 2: unknown instruction: FROBNICATE"),
+    ("FROM x\n\n# c\nRUN a \\\n b\nFROBNICATE now\n", "parse error line 6: unknown instruction: FROBNICATE"),
+    ("FROM x\nFROBNICATE", "dockerfile parse error line 2: unknown instruction: FROBNICATE"),
+    ("FROM x\nRUN", "dockerfile parse error line 2: RUN requires at least one argument"),
+    ("# escape=x\nFROM x\n", "dockerfile parse error line 1: invalid ESCAPE 'x'"),
+    ("# escape=`\n# escape=\\\nFROM x\n", "line 2: only one escape parser directive can be used"),
     ("RUN echo\n", "dockerfile parse error line 1: no build stage in current context"),
     ("FROM x\nCOPY onlyone\n", "COPY requires at least two arguments"),
     ("FROM x\nSHELL /bin/bash\n", "SHELL requires the arguments to be in JSON form"),

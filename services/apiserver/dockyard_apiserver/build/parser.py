@@ -56,7 +56,9 @@ class Dockerfile:
 def parse(text):
     """Parse a Dockerfile (str); raises ParseError (400) with Docker's message."""
     escape = "\\"
-    lines = text.splitlines()
+    # Docker splits on "\n" only (bufio.ScanLines, dropping one trailing "\r"); str.splitlines
+    # would also break on form feeds, U+2028 etc. inside instructions.
+    lines = [ln[:-1] if ln.endswith("\r") else ln for ln in text.split("\n")]
     if lines and lines[0].startswith("\ufeff"):
         lines[0] = lines[0][1:]
     i = 0
