@@ -23,6 +23,11 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE = 64 * 1024 * 1024
 _OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE),
             ("grpc.max_receive_message_length", MAX_MESSAGE)]
+# gRPC's default reconnect backoff grows to 120 s: after a restart of a service (live restore)
+# every call to it would fail for seconds. Our sockets are local: retry every 100 ms..1 s.
+_CHANNEL_OPTIONS = _OPTIONS + [("grpc.initial_reconnect_backoff_ms", 100),
+                               ("grpc.min_reconnect_backoff_ms", 100),
+                               ("grpc.max_reconnect_backoff_ms", 1000)]
 
 
 # ---------------------------------------------------------------------------
@@ -124,7 +129,7 @@ def channel(target):
     """A channel to "unix:///path" (or a bare socket path)."""
     if target.startswith("/"):
         target = "unix://" + target
-    return grpc.insecure_channel(target, options=_OPTIONS)
+    return grpc.insecure_channel(target, options=_CHANNEL_OPTIONS)
 
 
 class _ErrorMappingIterator:

@@ -287,7 +287,7 @@ def _linux(config, hc, container_id, netns_path, cgroups_path, privileged):
 
     linux = {
         "namespaces": namespaces,
-        "resources": _resources(hc, privileged),
+        "resources": linux_resources(hc, privileged),
         "cgroupsPath": cgroups_path or "/dockyard/%s" % container_id,
         "maskedPaths": [] if privileged else list(MASKED_PATHS),
         "readonlyPaths": [] if privileged else list(READONLY_PATHS),
@@ -308,7 +308,7 @@ def swap_limit_supported():
         os.path.exists("/sys/fs/cgroup/unified/memory.swap.max")
 
 
-def _resources(hc, privileged):
+def linux_resources(hc, privileged):
     res = {"devices": [{"allow": True, "access": "rwm"}] if privileged else _default_device_rules()}
 
     memory = {}

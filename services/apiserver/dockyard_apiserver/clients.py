@@ -9,7 +9,6 @@ from dockyard_api.tasks.v1 import tasks_pb2_grpc
 from dockyard_api.volumes.v1 import volumes_pb2_grpc
 from dockyard_common import grpcutil
 
-
 class Clients:
     """`images`, `snapshots`, `containers`, `tasks`, `shim`, `networks`, `volumes`: wrapped stubs
     whose calls raise dockyard_common.errors instead of grpc.RpcError."""
@@ -23,6 +22,6 @@ class Clients:
         self.containers = grpcutil.Client(containers_pb2_grpc.ContainersStub, container_ch)
         self.tasks = grpcutil.Client(tasks_pb2_grpc.TasksStub, container_ch)
         # The I/O path only (Attach, Logs, ResizePty, CloseStdin): ARCHITECTURE.md section 3.
-        self.shim = grpcutil.Client(shim_pb2_grpc.ShimStub, layout.grpc_target("shim"))
-        self.networks = grpcutil.Client(networks_pb2_grpc.NetworksStub, layout.grpc_target("network"))
-        self.volumes = grpcutil.Client(volumes_pb2_grpc.VolumesStub, layout.grpc_target("volume"))
+        self.shim = grpcutil.Client(shim_pb2_grpc.ShimStub, grpcutil.channel(layout.grpc_target("shim")))
+        self.networks = grpcutil.Client(networks_pb2_grpc.NetworksStub, grpcutil.channel(layout.grpc_target("network")))
+        self.volumes = grpcutil.Client(volumes_pb2_grpc.VolumesStub, grpcutil.channel(layout.grpc_target("volume")))

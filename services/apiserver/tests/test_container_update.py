@@ -158,7 +158,7 @@ def _create(daemon, running=False, **hc):
     from dockyard_api.containers.v1 import containers_pb2
     from dockyard_common import ids, oci
     cid = ids.new_id()
-    spec = {"linux": {"resources": oci._resources(hc, False)}}
+    spec = {"linux": {"resources": oci.linux_resources(hc, False)}}
     state = containers_pb2.ContainerState(status="running" if running else "created",
                                           running=running, pid=42 if running else 0)
     daemon.world.records[cid] = containers_pb2.Container(

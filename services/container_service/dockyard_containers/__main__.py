@@ -3,7 +3,6 @@
 import logging
 import os
 
-import grpc
 
 from dockyard_api.containers.v1 import containers_pb2_grpc
 from dockyard_api.shim.v1 import shim_pb2_grpc
@@ -39,18 +38,8 @@ def shim_ready_check(channel):
     return check
 
 
-# gRPC's default reconnect backoff grows to 120 s: after a restart of shim-runner every call would
-# fail for seconds. Retry the socket every 100 ms..1 s instead (it is local and cheap).
-RECONNECT_OPTIONS = [("grpc.initial_reconnect_backoff_ms", 100),
-                     ("grpc.min_reconnect_backoff_ms", 100),
-                     ("grpc.max_reconnect_backoff_ms", 1000),
-                     ("grpc.max_send_message_length", grpcutil.MAX_MESSAGE),
-                     ("grpc.max_receive_message_length", grpcutil.MAX_MESSAGE)]
-
-
 def shim_client(layout):
-    channel = grpc.insecure_channel(layout.grpc_target("shim"), options=RECONNECT_OPTIONS)
-    return grpcutil.Client(shim_pb2_grpc.ShimStub, channel)
+    return grpcutil.Client(shim_pb2_grpc.ShimStub, layout.grpc_target("shim"))
 
 
 def main():

@@ -414,11 +414,11 @@ class NetworkManager:
                 self._write_hosts(sb)
             self._refresh_dns()
 
-    def _leave(self, ep, sb):
+    def _leave(self, ep, sb, unlink=True):
         """Remove one endpoint; True when it had published ports (the caller syncs the
-        firewall)."""
+        firewall). unlink=False leaves the veth to the removal of its netns."""
         ports = [_binding(r) for r in self.store.ports(ep["endpoint_id"])]
-        if ep["host_veth"] or ep["interface"]:
+        if unlink and (ep["host_veth"] or ep["interface"]):
             self.links.remove_endpoint(ep["host_veth"], sb["netns_path"] if sb else "",
                                        ep["interface"])
         self.store.delete_endpoint(ep["endpoint_id"])
@@ -444,9 +444,13 @@ class NetworkManager:
         if self.dns is not None:
             self.dns.forget(sb["container_id"])  # its sockets would keep the netns alive
         had_ports = False
+        veths = []
         for ep in self.store.endpoints(container_id=sb["container_id"]):
             try:
-                had_ports |= self._leave(ep, None)  # deleting the host side removes the pair
+                # With a netns, its removal takes the veth pairs along (see Links.remove_sandbox).
+                had_ports |= self._leave(ep, None, unlink=not sb["netns_path"])
+                if sb["netns_path"] and ep["host_veth"]:
+                    veths.append(ep["host_veth"])
             except Exception:
                 log.exception("cannot remove endpoint", extra={"container_id": ep["container_id"]})
                 had_ports |= bool(self.store.ports(ep["endpoint_id"]))
@@ -455,7 +459,7 @@ class NetworkManager:
         if had_ports:
             self._sync_firewall()
         if sb["netns_path"]:
-            self.links.remove_sandbox(sb["netns_path"])
+            self.links.remove_sandbox(sb["netns_path"], veths)
         shutil.rmtree(sb["files_dir"], ignore_errors=True)
         self.store.delete_sandbox(sb["container_id"])
         log.info("sandbox removed", extra={"container_id": sb["container_id"]})

@@ -21,7 +21,10 @@ class FakeLinks:
         open(path, "w").close()
         self.sandboxes.add(path)
 
-    def remove_sandbox(self, path):
+    def remove_sandbox(self, path, host_veths=()):
+        # The kernel drops the veth pairs with the namespace.
+        for name in [n for n, info in self.links.items() if info.get("netns") == path]:
+            del self.links[name]
         self.sandboxes.discard(path)
         if os.path.exists(path):
             os.unlink(path)

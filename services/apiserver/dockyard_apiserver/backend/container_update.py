@@ -217,7 +217,7 @@ def merge(cid, hc, upd):
 def linux_resources(hc, upd):
     """The OCI LinuxResources to hand `runc update` (no device rules: those never change)."""
     from dockyard_common import oci
-    res = oci._resources(hc, bool(hc.get("Privileged")))
+    res = oci.linux_resources(hc, bool(hc.get("Privileged")))
     res.pop("devices", None)
     if upd["PidsLimit"] is not None:
         # An explicit "unlimited": runc leaves pids.max alone when the limit is 0.

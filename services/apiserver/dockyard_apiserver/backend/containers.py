@@ -22,6 +22,7 @@ from dockyard_api.types.v1 import types_pb2
 from dockyard_api.volumes.v1 import volumes_pb2
 from dockyard_common import errors, ids
 
+from ..logresume import ResumingLogs
 from . import container_config as cc
 from . import reference
 from . import volume_copy
@@ -540,7 +541,8 @@ class ContainerBackend:
 
     # ------------------------------------------------------------------ I/O helpers
     def logs(self, rec, follow, stdout, stderr, since_ns=0, until_ns=0, tail=-1):
-        return self.c.shim.Logs(shim_pb2.LogsRequest(
+        # Resumes a followed stream after a restart of shim-runner, without duplicates.
+        return ResumingLogs(self.c.shim, shim_pb2.LogsRequest(
             id=rec.id, follow=follow, stdout=stdout, stderr=stderr, since_ns=since_ns,
             until_ns=until_ns, tail=tail))
 
