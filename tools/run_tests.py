@@ -21,9 +21,7 @@ SERVICES = ["image_service", "volume_service", "network_service", "shim_runner",
 
 # The whole conformance suite is the project's bar. Tests listed in KNOWN_FAILING are
 # deselected, each with its reason (the issue notes say the same).
-KNOWN_FAILING = {
-    "test_resources.py::test_update_changes_limits_of_running_container": "docker update not built yet",
-}
+KNOWN_FAILING = {}
 CONFORMANCE_SELECTIONS = [
     ["."] + [a for t in KNOWN_FAILING for a in ("--deselect", t)],
 ]
