@@ -2,12 +2,12 @@
 
 `fake_server`: the real HTTP server (httpserver.py) and Flask app on a unix socket, backed by
 in-memory fakes of the gRPC services (services/apiserver/tests/fakes.py), plus two test-only
-routes that exercise hijacking. `stack`: every dockyard service as real processes (TestStack).
+routes that exercise hijacking. `stack`: every dockyard service as real processes (TestStack),
+one stack per test module, and `dcli`, the docker CLI bound to it.
 """
 
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -22,6 +22,10 @@ sys.path.insert(0, os.path.join(REPO, "services", "apiserver", "tests"))
 from dockyard_apiserver import hijack, httpserver  # noqa: E402
 from dockyard_apiserver.app import create_app  # noqa: E402
 from dockyard_common import errors  # noqa: E402
+from dockyard_common.testing.dockercli import DockerCLI  # noqa: E402
+from dockyard_common.testing.stack import TestStack  # noqa: E402
+
+import stackutil  # noqa: E402
 
 DOCKER_CLIS = [p for p in ("/usr/bin/docker", "/usr/local/bin/docker") if os.path.exists(p)]
 
@@ -75,12 +79,28 @@ def fake_server():
 @pytest.fixture
 def cli_runner(tmp_path):
     def make(host, binary):
-        env = dict(os.environ, DOCKER_HOST=host, DOCKER_CONFIG=str(tmp_path / "cfg"),
-                   DOCKER_CLI_HINTS="false", DOCKER_BUILDKIT="0")
-        env.pop("DOCKER_API_VERSION", None)
-
-        def run(*args, input=None, timeout=60):
-            return subprocess.run([binary] + [str(a) for a in args], env=env, input=input,
-                                  capture_output=True, timeout=timeout)
-        return run
+        return DockerCLI(host, tmp_path / "cfg", binary=binary, DOCKER_BUILDKIT="0")
     return make
+
+
+@pytest.fixture(scope="module")
+def stack():
+    if os.geteuid() != 0:
+        pytest.fail("integration tests run as root")
+    with TestStack() as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
+def st(tmp_path_factory):
+    """A stack with stackutil's image (the networking and volumes tests)."""
+    stack = stackutil.start(tmp_path_factory)
+    yield stack
+    stackutil.stop(stack)
+
+
+@pytest.fixture(scope="module")
+def dcli(stack, tmp_path_factory):
+    """run(*args, input=None, timeout=120, check=True, binary="docker")."""
+    return DockerCLI.for_stack(stack, tmp_path_factory.mktemp("docker-config"), check=True,
+                               timeout=120, DOCKER_BUILDKIT="0")

@@ -1,56 +1,45 @@
-"""A real stack (TestStack) with a small busybox image and the docker CLI bound to it, for the
-networking and volumes integration tests."""
+"""A real stack (TestStack) with a busybox image imported through the Docker SDK, the SDK client
+(.client) and the docker CLI (.cli) bound to it, for the containers, networking and volumes
+integration tests."""
 
-import io
 import os
-import subprocess
-import tarfile
 
 import docker
 
 from dockyard_common.testing import stack as stack_mod
+from dockyard_common.testing.dockercli import DockerCLI
+from dockyard_common.testing.rootfs import make_rootfs, tar_of
 
-BUSYBOX = "/bin/busybox"
 IMAGE = "dy-it/netvol:latest"
 APPLETS = ("sh", "echo", "cat", "sleep", "true", "ls", "stat", "ip", "httpd", "wget", "nc",
            "hostname", "nslookup", "readlink", "seq", "grep")
+DIRS = ("tmp", "proc", "sys", "dev")
 
 
-def _add(tar, name, kind=tarfile.REGTYPE, mode=0o644, data=b"", uid=0, gid=0, link=""):
-    ti = tarfile.TarInfo(name)
-    ti.type, ti.mode, ti.uid, ti.gid, ti.linkname = kind, mode, uid, gid, link
-    ti.size = len(data) if kind == tarfile.REGTYPE else 0
-    tar.addfile(ti, io.BytesIO(data) if kind == tarfile.REGTYPE else None)
-
-
-def rootfs_tar():
+def netvol_rootfs(path):
     """busybox, /etc/passwd, and /seed (owned 1234:99, mode 0750) with a file and a symlink."""
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for d in ("bin", "etc", "tmp", "proc", "sys", "dev"):
-            _add(tar, d, tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755)
-        with open(BUSYBOX, "rb") as f:
-            _add(tar, "bin/busybox", mode=0o755, data=f.read())
-        for applet in APPLETS:
-            _add(tar, "bin/" + applet, tarfile.SYMTYPE, link="busybox")
-        _add(tar, "etc/passwd", data=b"root:x:0:0:root:/root:/bin/sh\n")
-        _add(tar, "seed", tarfile.DIRTYPE, 0o750, uid=1234, gid=99)
-        _add(tar, "seed/file", mode=0o640, data=b"seeded\n", uid=1234, gid=99)
-        _add(tar, "seed/link", tarfile.SYMTYPE, link="file")
-    return buf.getvalue()
+    make_rootfs(path, DIRS, commands=APPLETS, files={"seed/file": "seeded\n"})
+    seed = os.path.join(path, "seed")
+    os.symlink("file", os.path.join(seed, "link"))
+    for p, mode in ((seed, 0o750), (os.path.join(seed, "file"), 0o640)):
+        os.chown(p, 1234, 99)
+        os.chmod(p, mode)
+    return path
 
 
-def start(tmp_path_factory):
+def start(tmp_path_factory, image=IMAGE, root=None, changes=('CMD ["sh"]', "EXPOSE 80"), text=True):
+    """A whole stack with image imported from the rootfs dir root (netvol_rootfs by default)."""
+    if root is None:
+        root = netvol_rootfs(str(tmp_path_factory.mktemp("rootfs")))
     stack = stack_mod.TestStack()
     stack.__enter__()
     try:
         client = docker.DockerClient(base_url=stack.docker_host, version="auto", timeout=60)
-        client.api.import_image_from_data(rootfs_tar(), repository=IMAGE.split(":")[0],
-                                          tag="latest", changes=['CMD ["sh"]', "EXPOSE 80"])
+        repo, tag = image.rsplit(":", 1)
+        client.api.import_image_from_data(tar_of(root), repository=repo, tag=tag,
+                                          changes=list(changes))
         stack.client = client
-        stack.cli_env = dict(os.environ, DOCKER_HOST=stack.docker_host, DOCKER_CLI_HINTS="false",
-                             DOCKER_CONFIG=str(tmp_path_factory.mktemp("cfg")))
-        stack.cli_env.pop("DOCKER_API_VERSION", None)
+        stack.cli = DockerCLI.for_stack(stack, tmp_path_factory.mktemp("cfg"), text=text)
     except BaseException:
         stack.close()
         raise
@@ -66,7 +55,10 @@ def stop(stack):
         stack.close()
 
 
-def cli(stack, *args, timeout=60):
-    r = subprocess.run(["docker"] + [str(a) for a in args], env=stack.cli_env,
-                       capture_output=True, timeout=timeout, text=True)
-    return r
+def cli(stack, *args, input=None, timeout=60):
+    return stack.cli(*args, input=input, timeout=timeout)
+
+
+def ok(r):
+    assert r.returncode == 0, r.stderr
+    return r.stdout

@@ -4,61 +4,22 @@ ways (running and stopped containers, directories, stdout), the archive API, `do
 
 import io
 import os
-import shutil
-import subprocess
 import tarfile
 import time
 
 import docker
 import pytest
 
-from dockyard_common.testing.stack import TestStack
+from dockyard_common.testing.dockercli import import_rootfs
+from dockyard_common.testing.rootfs import make_rootfs
 
-BUSYBOX = "/bin/busybox"
 IMAGE = "fsops/busybox:latest"
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.fail("integration tests run as root")
-    with TestStack() as s:
-        s.cli_env = dict(os.environ, DOCKER_HOST=s.docker_host, DOCKER_CLI_HINTS="false",
-                         DOCKER_CONFIG=str(tmp_path_factory.mktemp("docker-config")))
-        s.cli_env.pop("DOCKER_API_VERSION", None)
-        yield s
-
-
-@pytest.fixture(scope="module")
-def dcli(stack):
-    def run(*args, input=None, timeout=90, check=True):
-        r = subprocess.run(["docker"] + [str(a) for a in args], env=stack.cli_env, input=input,
-                           capture_output=True, timeout=timeout)
-        if check:
-            assert r.returncode == 0, (args, r.stdout, r.stderr)
-        return r
-    return run
-
-
-@pytest.fixture(scope="module")
 def image(dcli, tmp_path_factory):
-    root = tmp_path_factory.mktemp("rootfs")
-    for d in ("bin", "etc", "tmp", "var"):
-        (root / d).mkdir()
-    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True).stdout.split()
-    for applet in applets:
-        if applet != "busybox":
-            os.symlink("busybox", root / "bin" / applet)
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (root / "etc" / "group").write_text("root:x:0:\n")
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for entry in sorted(os.listdir(root)):
-            tar.add(str(root / entry), arcname=entry)
-    dcli("import", "--change", 'CMD ["sh"]', "--change", "ENV PATH=/bin", "-", IMAGE,
-         input=buf.getvalue())
-    return IMAGE
+    root = make_rootfs(str(tmp_path_factory.mktemp("rootfs")), dirs=("tmp", "var"))
+    return import_rootfs(dcli, root, IMAGE, changes=('CMD ["sh"]', "ENV PATH=/bin"))
 
 
 @pytest.fixture(scope="module")

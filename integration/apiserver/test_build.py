@@ -4,9 +4,7 @@ cancellation, and nothing left behind (containers, volumes, active snapshots, te
 
 import io
 import os
-import shutil
 import socket
-import subprocess
 import tarfile
 import time
 
@@ -16,9 +14,10 @@ import pytest
 from dockyard_api.snapshots.v1 import snapshots_pb2_grpc
 from dockyard_api.types.v1 import types_pb2
 from dockyard_common import grpcutil
-from dockyard_common.testing.stack import TestStack as Stack
+from dockyard_common.testing.dockercli import import_rootfs
+from dockyard_common.testing.rootfs import make_rootfs
+from dockyard_common.testing.stack import TestStack
 
-BUSYBOX = "/bin/busybox"
 BASE = "buildbase:latest"
 APPLETS = ("sh", "cat", "echo", "ls", "id", "sleep", "mkdir", "true", "false", "stat", "env")
 
@@ -28,40 +27,17 @@ def stack(tmp_path_factory):
     if os.geteuid() != 0:
         pytest.fail("integration tests run as root")
     tmp = tmp_path_factory.mktemp("buildtmp")
-    with Stack(extra_env={"DOCKYARD_BUILD_TMPDIR": str(tmp)}) as s:
+    with TestStack(extra_env={"DOCKYARD_BUILD_TMPDIR": str(tmp)}) as s:
         s.build_tmp = str(tmp)
-        s.cli_env = dict(os.environ, DOCKER_HOST=s.docker_host, DOCKER_BUILDKIT="0",
-                         DOCKER_CLI_HINTS="false", DOCKER_CONFIG=str(tmp_path_factory.mktemp("dcfg")))
-        s.cli_env.pop("DOCKER_API_VERSION", None)
-        root = tmp_path_factory.mktemp("rootfs")
-        for d in ("bin", "etc", "tmp"):
-            (root / d).mkdir()
-        os.chmod(root / "tmp", 0o1777)
-        shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-        for applet in APPLETS:
-            os.symlink("busybox", root / "bin" / applet)
-        (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/:/bin/sh\n")
-        (root / "etc" / "group").write_text("root:x:0:\napp:x:1000:\n")
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w") as tar:
-            for entry in sorted(os.listdir(root)):
-                tar.add(str(root / entry), arcname=entry)
-        r = subprocess.run(["docker", "import", "--change", 'CMD ["sh"]', "-", BASE], env=s.cli_env,
-                           input=buf.getvalue(), capture_output=True, timeout=60)
-        assert r.returncode == 0, r.stderr
         yield s
 
 
-@pytest.fixture
-def dcli(stack):
-    def run(*args, input=None, timeout=120, check=True):
-        r = subprocess.run(["docker"] + [str(a) for a in args], env=stack.cli_env, input=input,
-                           capture_output=True, timeout=timeout)
-        if check:
-            assert r.returncode == 0, (args, r.stdout, r.stderr)
-        r.out, r.err = r.stdout.decode(), r.stderr.decode()
-        return r
-    return run
+@pytest.fixture(scope="module", autouse=True)
+def base_image(dcli, tmp_path_factory):
+    root = make_rootfs(str(tmp_path_factory.mktemp("rootfs")), commands=APPLETS,
+                       passwd="root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/:/bin/sh\n",
+                       group="root:x:0:\napp:x:1000:\n")
+    return import_rootfs(dcli, root, BASE)
 
 
 def write(ctx, files):

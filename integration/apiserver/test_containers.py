@@ -1,70 +1,34 @@
 """Containers through the real stack (all six services, runc, conmon): the docker CLI, the
 Docker SDK and raw hijacked sockets (framing, half-close, parked attach before start)."""
 
-import io
 import json
 import os
 import shutil
 import socket
-import subprocess
-import tarfile
 import time
 
 import docker
 import pytest
 
 from dockyard_common import stdcopy
-from dockyard_common.testing import stack as stack_mod
+from dockyard_common.testing.rootfs import make_rootfs
 
-BUSYBOX = "/bin/busybox"
+import stackutil
+from stackutil import cli
+
 IMAGE = "dy-it/busybox:latest"
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (runc, mounts, netns)"),
               pytest.mark.skipif(not shutil.which("docker"), reason="docker CLI missing")]
 
 
-def _rootfs_tar():
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for d in ("bin", "etc", "tmp", "proc", "sys", "dev"):
-            ti = tarfile.TarInfo(d)
-            ti.type, ti.mode = tarfile.DIRTYPE, 0o1777 if d == "tmp" else 0o755
-            tar.addfile(ti)
-        with open(BUSYBOX, "rb") as f:
-            data = f.read()
-        ti = tarfile.TarInfo("bin/busybox")
-        ti.size, ti.mode = len(data), 0o755
-        tar.addfile(ti, io.BytesIO(data))
-        for applet in ("sh", "echo", "cat", "sleep", "tr", "true", "id", "env"):
-            ti = tarfile.TarInfo("bin/" + applet)
-            ti.type, ti.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(ti)
-        passwd = b"root:x:0:0:root:/root:/bin/sh\n"
-        ti = tarfile.TarInfo("etc/passwd")
-        ti.size = len(passwd)
-        tar.addfile(ti, io.BytesIO(passwd))
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
 def ctr_stack(tmp_path_factory):
-    with stack_mod.TestStack() as stack:
-        client = docker.DockerClient(base_url=stack.docker_host, version="auto", timeout=60)
-        client.api.import_image_from_data(_rootfs_tar(), repository="dy-it/busybox", tag="latest",
-                                          changes=['CMD ["sh"]'])
-        stack.client = client
-        stack.cli_env = dict(os.environ, DOCKER_HOST=stack.docker_host,
-                             DOCKER_CONFIG=str(tmp_path_factory.mktemp("cfg")), DOCKER_CLI_HINTS="false")
-        stack.cli_env.pop("DOCKER_API_VERSION", None)
-        yield stack
-        for c in client.containers.list(all=True):
-            c.remove(force=True)
-        client.close()
-
-
-def cli(stack, *args, input=None, timeout=60):
-    return subprocess.run(["docker"] + list(args), env=stack.cli_env, input=input,
-                          capture_output=True, timeout=timeout)
+    root = make_rootfs(str(tmp_path_factory.mktemp("rootfs")), ("tmp", "proc", "sys", "dev"),
+                       commands=("sh", "echo", "cat", "sleep", "tr", "true", "id", "env"))
+    stack = stackutil.start(tmp_path_factory, IMAGE, root, changes=['CMD ["sh"]'], text=False)
+    yield stack
+    stackutil.stop(stack)
 
 
 def raw(stack, method, path, body=None, upgrade=False):

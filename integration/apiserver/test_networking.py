@@ -9,33 +9,14 @@ import urllib.request
 
 import pytest
 
-import stackutil
-from stackutil import IMAGE, cli
+from dockyard_common.testing import free_port
+
+from stackutil import IMAGE, cli, ok
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (runc, mounts, netns)"),
               pytest.mark.skipif(not shutil.which("docker"), reason="docker CLI missing")]
 
 WEB = "mkdir -p /www && echo %s > /www/index.html && exec httpd -f -p 8080 -h /www"
-
-
-@pytest.fixture(scope="module")
-def st(tmp_path_factory):
-    stack = stackutil.start(tmp_path_factory)
-    yield stack
-    stackutil.stop(stack)
-
-
-def ok(r):
-    assert r.returncode == 0, r.stderr
-    return r.stdout
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def fetch(port, tries=50):

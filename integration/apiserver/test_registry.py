@@ -3,35 +3,23 @@
 docker CLI and docker-py: tag, push, rmi, pull, run, pull by digest, unknown tag, events,
 and `docker login` against a registry with htpasswd (bcrypt) auth."""
 
-import io
 import json
-import os
 import re
 import secrets
-import shutil
-import signal
-import socket
-import subprocess
-import tarfile
+import tempfile
 import time
-import urllib.request
 import warnings
 
 import docker
 import pytest
 
-from dockyard_common.testing.stack import TestStack
+from dockyard_common.testing import free_port
+from dockyard_common.testing.dockercli import import_rootfs
+from dockyard_common.testing.registry import Registry
+from dockyard_common.testing.rootfs import make_rootfs
 
-BUSYBOX = "/bin/busybox"
-REGISTRY_BIN = shutil.which("docker-registry") or "/usr/bin/docker-registry"
 DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 USER, PASSWORD = "dyuser", "dy-" + secrets.token_hex(4)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _bcrypt(password):
@@ -44,108 +32,18 @@ def _bcrypt(password):
     return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=1 << 5))
 
 
-class Registry:
-    """docker-registry serve on 127.0.0.1:<free port>, storage in workdir; stopped by PID."""
-
-    def __init__(self, workdir, htpasswd=None):
-        os.makedirs(workdir, exist_ok=True)
-        self.workdir = workdir
-        self.port = _free_port()
-        self.host = "127.0.0.1:%d" % self.port
-        cfg = ("version: 0.1\nlog:\n  level: warn\n  accesslog:\n    disabled: true\n"
-               "storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n"
-               "http:\n  addr: %s\n" % (os.path.join(workdir, "data"), self.host))
-        if htpasswd:
-            path = os.path.join(workdir, "htpasswd")
-            with open(path, "w") as f:
-                f.write("%s:%s\n" % htpasswd)
-            cfg += "auth:\n  htpasswd:\n    realm: dyrealm\n    path: %s\n" % path
-        self.config = os.path.join(workdir, "config.yml")
-        with open(self.config, "w") as f:
-            f.write(cfg)
-        self.log = os.path.join(workdir, "registry.log")
-        self.proc = None
-
-    def __enter__(self):
-        with open(self.log, "wb") as log:
-            self.proc = subprocess.Popen([REGISTRY_BIN, "serve", self.config], stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 20
-        while True:
-            if self.proc.poll() is not None:
-                pytest.fail("docker-registry exited: %s" % open(self.log).read()[-2000:])
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return self
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail("docker-registry did not listen on %s" % self.host)
-                time.sleep(0.1)
-
-    def __exit__(self, *exc):
-        if self.proc and self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.kill(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
-
-    def get_json(self, path):
-        with urllib.request.urlopen("http://%s%s" % (self.host, path), timeout=10) as resp:
-            return json.loads(resp.read())
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.fail("integration tests run as root")
-    if not os.path.exists(REGISTRY_BIN):
-        pytest.fail("docker-registry is not installed (apt-get install docker-registry)")
-    with TestStack() as s:
-        s.cli_env = dict(os.environ, DOCKER_HOST=s.docker_host, DOCKER_CLI_HINTS="false",
-                         DOCKER_CONFIG=str(tmp_path_factory.mktemp("docker-config")))
-        s.cli_env.pop("DOCKER_API_VERSION", None)
-        yield s
-
-
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory):
     with Registry(str(tmp_path_factory.mktemp("registry"))) as reg:
         yield reg
 
 
-@pytest.fixture
-def dcli(stack):
-    def run(*args, input=None, timeout=120, check=True):
-        r = subprocess.run(["docker"] + [str(a) for a in args], env=stack.cli_env, input=input,
-                           capture_output=True, timeout=timeout)
-        r.out, r.err = r.stdout.decode(errors="replace"), r.stderr.decode(errors="replace")
-        if check:
-            assert r.returncode == 0, (args, r.out, r.err)
-        return r
-    return run
-
-
-def _rootfs_tar(marker):
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        tar.add(BUSYBOX, arcname="bin/busybox")
-        for applet in ("sh", "cat", "echo"):
-            info = tarfile.TarInfo("bin/" + applet)
-            info.type, info.linkname = tarfile.SYMTYPE, "busybox"
-            tar.addfile(info)
-        data = (marker + "\n").encode()
-        info = tarfile.TarInfo("marker")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
 def _new_image(dcli, host, marker):
     """A freshly imported image (its layer exists nowhere else) tagged in the registry."""
     repo = "%s/dytest/img-%s" % (host, secrets.token_hex(4))
-    dcli("import", "--change", 'CMD ["cat", "/marker"]', "-", repo + ":v1", input=_rootfs_tar(marker))
+    with tempfile.TemporaryDirectory(prefix="dy-rootfs-") as root:
+        make_rootfs(root, dirs=(), commands=("sh", "cat", "echo"), files={"marker": marker + "\n"})
+        import_rootfs(dcli, root, repo + ":v1", changes=('CMD ["cat", "/marker"]',))
     return repo, repo + ":v1"
 
 
@@ -245,7 +143,7 @@ def test_unknown_tag_or_repository(stack, dcli, registry):
 
 
 def test_unreachable_registry(stack, dcli):
-    host = "127.0.0.1:%d" % _free_port()
+    host = "127.0.0.1:%d" % free_port()
     r = dcli("pull", host + "/x:v1", check=False)
     assert r.returncode == 1
     assert 'Get "http://%s/v2/": dial tcp %s: connect: connection refused' % (host, host) in r.err

@@ -2,67 +2,30 @@
 and docker-py: system endpoints, import with --change, inspect/tag/rmi, save/load, events,
 volumes, networks."""
 
-import io
 import json
 import os
-import shutil
-import subprocess
 import tarfile
 import time
 
 import docker
 import pytest
 
-from dockyard_common.testing.stack import TestStack
-
-BUSYBOX = "/bin/busybox"
-
-
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    if os.geteuid() != 0:
-        pytest.fail("integration tests run as root")
-    with TestStack() as s:
-        s.cli_env = dict(os.environ, DOCKER_HOST=s.docker_host, DOCKER_CLI_HINTS="false",
-                         DOCKER_CONFIG=str(tmp_path_factory.mktemp("docker-config")))
-        s.cli_env.pop("DOCKER_API_VERSION", None)
-        yield s
-
-
-@pytest.fixture
-def dcli(stack):
-    def run(*args, input=None, timeout=90, check=True, binary="docker"):
-        r = subprocess.run([binary] + [str(a) for a in args], env=stack.cli_env, input=input,
-                           capture_output=True, timeout=timeout)
-        if check:
-            assert r.returncode == 0, (args, r.stdout, r.stderr)
-        return r
-    return run
+from dockyard_common.testing.rootfs import make_rootfs, tar_of
 
 
 @pytest.fixture(scope="module")
 def rootfs_tar(tmp_path_factory):
     """A minimal busybox root filesystem as a tar (bytes)."""
-    root = tmp_path_factory.mktemp("rootfs")
-    for d in ("bin", "etc", "tmp"):
-        (root / d).mkdir()
-    shutil.copy2(BUSYBOX, root / "bin" / "busybox")
-    for applet in ("sh", "cat", "echo", "pwd", "true"):
-        os.symlink("busybox", root / "bin" / applet)
-    (root / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (root / "marker").write_text("imported-marker\n")
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for entry in sorted(os.listdir(root)):
-            tar.add(str(root / entry), arcname=entry)
-    return buf.getvalue()
+    root = make_rootfs(str(tmp_path_factory.mktemp("rootfs")),
+                       commands=("sh", "cat", "echo", "pwd", "true"),
+                       files={"marker": "imported-marker\n"})
+    return tar_of(root)
 
 
 @pytest.fixture(scope="module")
-def base(stack, rootfs_tar):
-    env = stack.cli_env
-    r = subprocess.run(["docker", "import", "--change", 'CMD ["sh"]', "-", "dyapi/busybox:latest"],
-                       input=rootfs_tar, env=env, capture_output=True, timeout=120)
+def base(dcli, rootfs_tar):
+    r = dcli("import", "--change", 'CMD ["sh"]', "-", "dyapi/busybox:latest", input=rootfs_tar,
+             check=False)
     assert r.returncode == 0, r.stderr
     return "dyapi/busybox:latest"
 

@@ -6,23 +6,10 @@ import shutil
 
 import pytest
 
-import stackutil
-from stackutil import IMAGE, cli
+from stackutil import IMAGE, cli, ok
 
 pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (runc, mounts, netns)"),
               pytest.mark.skipif(not shutil.which("docker"), reason="docker CLI missing")]
-
-
-@pytest.fixture(scope="module")
-def st(tmp_path_factory):
-    stack = stackutil.start(tmp_path_factory)
-    yield stack
-    stackutil.stop(stack)
-
-
-def ok(r):
-    assert r.returncode == 0, r.stderr
-    return r.stdout
 
 
 def test_new_volume_is_populated_from_the_image(st):

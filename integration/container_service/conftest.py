@@ -5,8 +5,6 @@ Needs root, runc and conmon. Containers share the host network (netns_path=None)
 import json
 import os
 import queue
-import shutil
-import subprocess
 import threading
 import time
 
@@ -16,25 +14,8 @@ from dockyard_api.containers.v1 import containers_pb2, containers_pb2_grpc
 from dockyard_api.tasks.v1 import tasks_pb2, tasks_pb2_grpc
 from dockyard_api.types.v1 import types_pb2
 from dockyard_common import errors, grpcutil, ids, oci
+from dockyard_common.testing.rootfs import make_container_rootfs
 from dockyard_common.testing.stack import TestStack
-
-BUSYBOX = "/bin/busybox"
-
-
-def make_rootfs(path):
-    for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "root", "home/app"):
-        os.makedirs(os.path.join(path, d), exist_ok=True)
-    shutil.copy(BUSYBOX, os.path.join(path, "bin", "busybox"))
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True).stdout.split()
-    for name in applets:
-        link = os.path.join(path, "bin", name)
-        if not os.path.lexists(link):
-            os.symlink("busybox", link)
-    with open(os.path.join(path, "etc", "passwd"), "w") as f:
-        f.write("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n")
-    with open(os.path.join(path, "etc", "group"), "w") as f:
-        f.write("root:x:0:\napp:x:1000:\n")
-
 
 class Harness:
     def __init__(self, stack):
@@ -57,7 +38,7 @@ class Harness:
     def create(self, args, name="", user="", tty=False, host_config=None, mounts=()):
         cid = ids.new_id()
         rootfs = os.path.join(self.stack.root, "rootfs-" + cid[:12])
-        make_rootfs(rootfs)
+        make_container_rootfs(rootfs)
         config = {"Cmd": list(args), "Env": ["FOO=bar"], "Tty": tty, "User": user}
         spec = oci.build_spec(config, host_config or {}, container_id=cid, netns_path=None,
                               hostname=cid[:12], mounts=list(mounts), cgroups_path="%s/%s" % (self.cgroup_parent, cid))

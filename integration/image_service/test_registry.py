@@ -2,12 +2,6 @@
 with the image service running as a real process."""
 
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
 import time
 import urllib.request
 
@@ -16,54 +10,14 @@ import pytest
 from dockyard_api.images.v1 import images_pb2
 from dockyard_api.types.v1 import types_pb2
 from dockyard_common import errors
-
-REGISTRY_BIN = os.environ.get("DOCKYARD_REGISTRY_BIN") or shutil.which("docker-registry") \
-    or "/usr/bin/docker-registry"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
+from dockyard_common.testing import free_port
+from dockyard_common.testing.registry import Registry
 
 @pytest.fixture(scope="module")
-def registry():
-    """docker-registry on 127.0.0.1:<free port>, storage in a temp dir; stopped by pid."""
-    workdir = tempfile.mkdtemp(prefix="dy-registry-")
-    port = free_port()
-    cfg = os.path.join(workdir, "config.yml")
-    with open(cfg, "w") as f:
-        f.write("version: 0.1\n"
-                "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
-                "storage:\n  filesystem:\n    rootdirectory: %s\n  delete:\n    enabled: true\n"
-                "http:\n  addr: 127.0.0.1:%d\n" % (os.path.join(workdir, "data"), port))
-    log = open(os.path.join(workdir, "registry.log"), "wb")
-    proc = subprocess.Popen([REGISTRY_BIN, "serve", cfg], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert proc.poll() is None, open(os.path.join(workdir, "registry.log")).read()
-            try:
-                with urllib.request.urlopen("http://127.0.0.1:%d/v2/" % port, timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "docker-registry did not start"
-            time.sleep(0.1)
-        yield "127.0.0.1:%d" % port
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
-        shutil.rmtree(workdir, ignore_errors=True)
+def registry(tmp_path_factory):
+    """docker-registry on 127.0.0.1:<free port>: its "host:port"."""
+    with Registry(str(tmp_path_factory.mktemp("registry"))) as reg:
+        yield reg.host
 
 
 def load(images, path):

@@ -4,8 +4,6 @@ and helpers to create tasks and attach to them. Needs root, runc and conmon."""
 import json
 import os
 import queue
-import shutil
-import subprocess
 import threading
 
 import pytest
@@ -13,26 +11,8 @@ import pytest
 from dockyard_api.shim.v1 import shim_pb2, shim_pb2_grpc
 from dockyard_api.types.v1 import types_pb2
 from dockyard_common import grpcutil, ids
+from dockyard_common.testing.rootfs import make_container_rootfs
 from dockyard_common.testing.stack import TestStack
-
-BUSYBOX = "/bin/busybox"
-
-
-def make_rootfs(path):
-    for d in ("bin", "etc", "proc", "sys", "dev", "tmp", "root", "home/app"):
-        os.makedirs(os.path.join(path, d), exist_ok=True)
-    shutil.copy(BUSYBOX, os.path.join(path, "bin", "busybox"))
-    applets = subprocess.run([BUSYBOX, "--list"], capture_output=True, text=True).stdout.split()
-    for name in applets:
-        link = os.path.join(path, "bin", name)
-        if not os.path.lexists(link):
-            os.symlink("busybox", link)
-    with open(os.path.join(path, "etc", "passwd"), "w") as f:
-        f.write("root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n"
-                "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
-    with open(os.path.join(path, "etc", "group"), "w") as f:
-        f.write("root:x:0:\napp:x:1000:\nstaff:x:50:app\nnogroup:x:65534:\n")
-
 
 def make_spec(cid, args, env=None, user=None, terminal=False):
     caps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
@@ -81,7 +61,7 @@ def stack():
 @pytest.fixture(scope="module")
 def rootfs(stack):
     path = os.path.join(stack.root, "rootfs")
-    make_rootfs(path)
+    make_container_rootfs(path)
     return path
 
 

@@ -12,8 +12,9 @@ import pytest
 from dockyard_api.shim.v1 import shim_pb2
 from dockyard_api.types.v1 import types_pb2
 from dockyard_common import errors, ids
+from dockyard_common.testing.rootfs import make_container_rootfs
 
-from conftest import make_rootfs, make_spec
+from conftest import make_spec
 
 
 @pytest.fixture
@@ -21,7 +22,7 @@ def running(shim, stack):
     """A running task on its own copy of the rootfs; waits for /tmp/in.txt, copies it to
     /tmp/seen (proving the container sees what ArchivePut wrote), then sleeps."""
     root = os.path.join(stack.root, "fsroot-" + ids.new_id()[:8])
-    make_rootfs(root)
+    make_container_rootfs(root)
     cid = ids.new_id()
     script = "while [ ! -f /tmp/in.txt ]; do sleep 0.05; done; cp /tmp/in.txt /tmp/seen; sleep 60"
     mount = types_pb2.Mount(type="bind", source=root, options=["rbind"])

@@ -5,14 +5,8 @@ import os
 import pytest
 
 from dockyard_api.volumes.v1 import volumes_pb2_grpc
-from dockyard_common import grpcutil
+from dockyard_common import grpcutil, mounts
 from dockyard_common.testing.stack import TestStack
-
-
-def mounts_below(path):
-    prefix = path.rstrip("/") + "/"
-    with open("/proc/self/mountinfo") as f:
-        return [line.split()[4] for line in f if line.split()[4].startswith(prefix)]
 
 
 @pytest.fixture
@@ -21,7 +15,7 @@ def stack():
         pytest.fail("integration tests need root")
     with TestStack(services=["volume"]) as s:
         yield s
-        leftover = mounts_below(s.root)
+        leftover = mounts.mounts_below(s.root)
         assert leftover == [], "volume-service left mounts behind: %s" % leftover
 
 

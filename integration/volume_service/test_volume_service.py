@@ -5,7 +5,7 @@ import os
 import pytest
 
 from dockyard_api.volumes.v1 import volumes_pb2 as pb
-from dockyard_common import errors
+from dockyard_common import errors, mounts
 
 C1, C2 = "a1" * 32, "b2" * 32
 TMPFS = {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=0750"}
@@ -13,14 +13,8 @@ TMPFS = {"type": "tmpfs", "device": "tmpfs", "o": "size=1m,mode=0750"}
 
 def mount_fstype(path):
     """(fstype, super options) of the top mount at path, or None."""
-    found = None
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            if fields[4] == path:
-                sep = fields.index("-")
-                found = (fields[sep + 1], fields[sep + 3])
-    return found
+    found = [(m.fstype, m.super_options) for m in mounts.mountinfo() if m.mount_point == path]
+    return found[-1] if found else None
 
 
 def test_create_inspect_list_remove(volumes, stack):

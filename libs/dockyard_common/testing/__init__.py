@@ -1,1 +1,10 @@
 """Test helpers shared by the services' suites (no pytest import at module level)."""
+
+import socket
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

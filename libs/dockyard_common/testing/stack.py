@@ -12,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-from .. import grpcutil
+from .. import grpcutil, mounts
 from ..paths import Layout
 
 # Entry point module of each service (python -m <module> runs it).
@@ -147,9 +147,9 @@ def cleanup_root(root, env=None):
         for cid in os.listdir(runc_root):
             subprocess.run(["runc", "--root", runc_root, "delete", "--force", cid],
                            capture_output=True)
-    # Unmount anything below the root, deepest first.
-    with open("/proc/self/mounts") as f:
-        mounts = [line.split()[1] for line in f]
-    for mp in sorted((m for m in mounts if m.startswith(root + "/")), key=len, reverse=True):
-        subprocess.run(["umount", "-l", mp], capture_output=True)
+    for mp in mounts.mounts_below(root):      # deepest first
+        try:
+            mounts.unmount(mp, detach=True)
+        except OSError:
+            pass
     shutil.rmtree(root, ignore_errors=True)

@@ -7,21 +7,17 @@ Changes need no mount: they come from walking the upperdir against the lower lay
 """
 
 import contextlib
-import ctypes
-import errno
 import logging
 import os
 import stat
-import subprocess
 import tempfile
 import threading
 
-from dockyard_common import containerfs, errors
+from dockyard_common import containerfs, errors, mounts
 from dockyard_common.safetar import OPAQUE_XATTR
 
 log = logging.getLogger(__name__)
 
-MNT_DETACH = 2
 KIND_MODIFIED, KIND_ADDED, KIND_DELETED = 0, 1, 2
 # Mountpoints the runtime creates in the rootfs when the image lacks them. Docker keeps them in
 # the container's init layer, below the diff, so `docker diff` never lists them as added.
@@ -29,50 +25,20 @@ INIT_PATHS = frozenset(("/dev", "/dev/pts", "/dev/shm", "/dev/console", "/proc",
                         "/etc/resolv.conf", "/etc/hosts", "/etc/hostname", "/etc/mtab",
                         "/.dockerenv"))
 
-_libc = None
-
-
-def _lib():
-    global _libc
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    return _libc
-
-
 class Mounter:
     """Mounts a snapshot's Mount list (one overlay or bind) on a directory and takes it down."""
 
-    def mount(self, mounts, target, cwd):
-        if len(mounts) != 1:
-            raise errors.FailedPrecondition("unexpected snapshot mounts: %d" % len(mounts))
-        m = mounts[0]
-        if m["type"] == "bind":
-            cmd = ["mount", "--bind", m["source"], target]
-            if "ro" in m["options"]:
-                cmd = ["mount", "-o", "bind,ro", m["source"], target]
-        else:
-            # Layer dirs relative to the snapshots root (the child's cwd) keep the options well
-            # under mount(2)'s one-page limit however many layers there are (as containerd).
-            opts = ",".join(_relative_option(o, cwd) for o in m["options"])
-            cmd = ["mount", "-t", m["type"], "-o", opts, m["source"] or m["type"], target]
-        res = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-        if res.returncode != 0:
-            raise errors.Internal("mount snapshot on %s: %s" % (target, res.stderr.strip()))
+    def mount(self, snapshot_mounts, target):
+        if len(snapshot_mounts) != 1:
+            raise errors.FailedPrecondition("unexpected snapshot mounts: %d" % len(snapshot_mounts))
+        m = snapshot_mounts[0]
+        try:
+            mounts.mount(m["source"] or m["type"], target, m["type"], m["options"])
+        except OSError as exc:
+            raise errors.Internal("mount snapshot on %s: %s" % (target, exc)) from None
 
     def unmount(self, target):
-        if _lib().umount2(target.encode(), 0) != 0:
-            err = ctypes.get_errno()
-            if err in (errno.EINVAL, errno.ENOENT):
-                return
-            if _lib().umount2(target.encode(), MNT_DETACH) != 0:
-                raise OSError(ctypes.get_errno(), "umount %s failed" % target)
-
-
-def _relative_option(opt, base):
-    key, sep, value = opt.partition("=")
-    if sep and key in ("lowerdir", "upperdir", "workdir"):
-        value = ":".join(os.path.relpath(p, base) for p in value.split(":"))
-    return key + sep + value
+        mounts.unmount(target)
 
 
 class SnapshotFS:
@@ -104,12 +70,12 @@ class SnapshotFS:
         at a time per snapshot: two overlays sharing an upper/workdir are undefined behaviour."""
         if not key:
             raise errors.InvalidArgument("snapshot key is required")
-        mounts = self.snapshots.mounts(key)     # NotFound for an unknown key
+        snapshot_mounts = self.snapshots.mounts(key)     # NotFound for an unknown key
         os.makedirs(self.mnt_root, mode=0o700, exist_ok=True)
         with self._lock(key):
             target = tempfile.mkdtemp(prefix="m", dir=self.mnt_root)
             try:
-                self.mounter.mount(mounts, target, self.snapshots.root)
+                self.mounter.mount(snapshot_mounts, target)
                 try:
                     yield target
                 finally:

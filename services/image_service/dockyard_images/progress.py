@@ -44,16 +44,19 @@ class ProgressStream:
         self.error = None
         self.thread = None
 
-    def emit(self, **event):
-        if self.cancelled.is_set():
-            raise Cancelled()
+    def _put(self, item):
+        """Queue item, waiting while the queue is full; False once the consumer has cancelled."""
         while True:
             try:
-                self.queue.put(event, timeout=0.5)
-                return
+                self.queue.put(item, timeout=0.5)
+                return True
             except queue.Full:
                 if self.cancelled.is_set():
-                    raise Cancelled() from None
+                    return False
+
+    def emit(self, **event):
+        if self.cancelled.is_set() or not self._put(event):
+            raise Cancelled()
 
     def cancel(self):
         self.cancelled.set()
@@ -64,13 +67,7 @@ class ProgressStream:
         except BaseException as exc:   # handed to the consumer
             self.error = exc
         finally:
-            while True:
-                try:
-                    self.queue.put(_END, timeout=0.5)
-                    break
-                except queue.Full:
-                    if self.cancelled.is_set():
-                        break
+            self._put(_END)
 
     def __iter__(self):
         self.thread = threading.Thread(target=self._run, name="progress", daemon=True)

@@ -92,7 +92,7 @@ class CopyMounter:
         self.fail = fail
         self.calls = []
 
-    def mount(self, mounts, target, cwd):
+    def mount(self, mounts, target):
         self.calls.append(("mount", target))
         if self.fail:
             raise errors.Internal("mount failed")
@@ -154,11 +154,6 @@ def test_errors_still_unmount(snapfs):
     with pytest.raises(errors.Internal):
         fs.stat_path("c1", "/")
     assert os.listdir(tmp / "mnt") == []
-
-
-def test_relative_overlay_options():
-    assert fsops._relative_option("lowerdir=/s/1/fs:/s/2/fs", "/s") == "lowerdir=1/fs:2/fs"
-    assert fsops._relative_option("index=off", "/s") == "index=off"
 
 
 def test_runtime_mountpoints_are_not_additions(layers):

@@ -150,7 +150,6 @@ class ImageBackend:
 
     # list --------------------------------------------------------------------
     def list_summaries(self, flt, all_=False, api_lt_143=False, api_lt_144=False):
-        from ..events import match_labels
         from ..webutil import filter_bool
         for key in flt:
             if key not in ("dangling", "label", "label!", "before", "since", "reference", "until"):
@@ -167,10 +166,7 @@ class ImageBackend:
             is_dangling = not img.repo_tags and not img.repo_digests
             if dangling is not None and dangling != is_dangling:
                 continue
-            labels = labels_of(img)
-            if not match_labels(flt, labels):
-                continue
-            if flt.get("label!") and any(_label_matches(labels, x) for x in flt["label!"]):
+            if not _labels_pass(flt, img):
                 continue
             created = created_unix(img)
             if before is not None and created >= before:
@@ -257,7 +253,6 @@ class ImageBackend:
         return out
 
     def prune(self, flt):
-        from ..events import match_labels
         from ..webutil import filter_bool
         for key in flt:
             if key not in ("dangling", "label", "label!", "until"):
@@ -277,10 +272,7 @@ class ImageBackend:
                 continue
             if dangling_only and (img.repo_tags or img.repo_digests):
                 continue
-            labels = labels_of(img)
-            if not match_labels(flt, labels):
-                continue
-            if flt.get("label!") and any(_label_matches(labels, x) for x in flt["label!"]):
+            if not _labels_pass(flt, img):
                 continue
             if until is not None and created_unix(img) >= until:
                 continue
@@ -489,6 +481,14 @@ def merge_config(user, container):
 def _label_matches(labels, want):
     k, eq, v = want.partition("=")
     return k in labels and (not eq or labels[k] == v)
+
+
+def _labels_pass(flt, img):
+    """The label= and label!= filters of docker images and docker image prune."""
+    from ..events import match_labels
+    labels = labels_of(img)
+    return match_labels(flt, labels) and not any(_label_matches(labels, x)
+                                                 for x in flt.get("label!") or ())
 
 
 def _single_reference(img):

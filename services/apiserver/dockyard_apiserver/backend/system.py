@@ -44,26 +44,23 @@ def cgroup_version():
     return "2" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "1"
 
 
-def operating_system():
+def _os_release(key, default):
     try:
         with open("/etc/os-release") as f:
             for line in f:
-                if line.startswith("PRETTY_NAME="):
+                if line.startswith(key + "="):
                     return line.split("=", 1)[1].strip().strip('"')
     except OSError:
         pass
-    return "Linux"
+    return default
+
+
+def operating_system():
+    return _os_release("PRETTY_NAME", "Linux")
 
 
 def os_version():
-    try:
-        with open("/etc/os-release") as f:
-            for line in f:
-                if line.startswith("VERSION_ID="):
-                    return line.split("=", 1)[1].strip().strip('"')
-    except OSError:
-        pass
-    return ""
+    return _os_release("VERSION_ID", "")
 
 
 @functools.lru_cache(maxsize=1)

@@ -186,30 +186,31 @@ def _containers_hook(name):
     return getattr(cb, name, None)
 
 
-@bp.post("/networks/<ref>/connect")
-def connect_network(ref):
+def _endpoint_request(ref, hook_name, doing):
+    """(body, container, network, containers-backend hook) of a connect/disconnect request."""
     body = json_body(required=True)
     container = body.get("Container")
     if not container or not isinstance(container, str):
         raise errors.InvalidArgument("a container name or id is required (\"Container\")")
     net = _get(ref)
-    hook = _containers_hook("connect_network")
+    hook = _containers_hook(hook_name)
     if hook is None:
-        raise errors.NotImplementedYet("connecting a container to a network is not supported yet")
+        raise errors.NotImplementedYet("%s is not supported yet" % doing)
+    return body, container, net, hook
+
+
+@bp.post("/networks/<ref>/connect")
+def connect_network(ref):
+    body, container, net, hook = _endpoint_request(
+        ref, "connect_network", "connecting a container to a network")
     hook(daemon(), container, net, body.get("EndpointConfig") or {})
     return empty(200)
 
 
 @bp.post("/networks/<ref>/disconnect")
 def disconnect_network(ref):
-    body = json_body(required=True)
-    container = body.get("Container")
-    if not container or not isinstance(container, str):
-        raise errors.InvalidArgument("a container name or id is required (\"Container\")")
-    net = _get(ref)
-    hook = _containers_hook("disconnect_network")
-    if hook is None:
-        raise errors.NotImplementedYet("disconnecting a container from a network is not supported yet")
+    body, container, net, hook = _endpoint_request(
+        ref, "disconnect_network", "disconnecting a container from a network")
     hook(daemon(), container, net, bool(body.get("Force")))
     return empty(200)
 
