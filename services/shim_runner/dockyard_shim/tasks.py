@@ -233,21 +233,19 @@ class TaskService:
                                                 (proc.error or "it has exited"))
             if exec_id:
                 return self._start_exec(proc)
+            # Taken before the start: a process that exits at once must not finish before it began.
+            started_at_ns = time.time_ns()
             try:
                 proc.runtime.start(cid)
             except RuntimeError_ as exc:
                 raise _user_error("failed to start task: OCI runtime start failed", exc.message) from None
-            if proc.status == CREATED:
-                proc.status = RUNNING
-            proc.started_at_ns = time.time_ns()
-            proc.save()
-            self._publish("start", proc)
-            return proc.state()
+            return self._mark_started(proc, started_at_ns, "start")
 
     def _start_exec(self, proc):
         pending, proc.pending = proc.pending, None
         if pending is None:
             raise errors.FailedPrecondition("exec %s has no monitor" % proc.exec_id)
+        started_at_ns = time.time_ns()
         try:
             proc.pid = pending.start()
         except RuntimeError_ as exc:
@@ -260,11 +258,14 @@ class TaskService:
             proc.exited.set()
             self._publish("exec_exit", proc)
             raise _user_error("OCI runtime exec failed: exec failed", exc.message) from None
+        return self._mark_started(proc, started_at_ns, "exec_start")
+
+    def _mark_started(self, proc, started_at_ns, event):
         if proc.status == CREATED:
             proc.status = RUNNING
-        proc.started_at_ns = time.time_ns()
+        proc.started_at_ns = started_at_ns
         proc.save()
-        self._publish("exec_start", proc)
+        self._publish(event, proc)
         return proc.state()
 
     # -- exit ----------------------------------------------------------------------------------
