@@ -31,6 +31,8 @@ ORDER = ("image", "volume", "network", "shim", "container", "apiserver")
 class TestStack:
     """A set of running services on a temporary root. Use as a context manager."""
 
+    __test__ = False  # not a pytest test class, despite its name
+
     def __init__(self, services=ORDER, extra_env=None):
         self.root = tempfile.mkdtemp(prefix="dy-", dir="/tmp")
         tag = os.path.basename(self.root)[3:9].lower()

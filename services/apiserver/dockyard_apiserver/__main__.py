@@ -1,8 +1,9 @@
 """`python -m dockyard_apiserver`: serve the Docker Engine API on STATE/docker.sock.
 
 Waits for the services it calls to report SERVING, builds the Daemon (clients, events, exit
-monitor, attach hubs), then serves until SIGTERM/SIGINT. DOCKYARD_API_TCP="127.0.0.1:2375"
-adds a plain TCP listener (as dockerd -H tcp://...).
+monitor, attach hubs), then serves until SIGTERM/SIGINT. DOCKYARD_API_TCP="HOST:PORT" adds a TCP
+listener (as dockerd -H tcp://...), TLS-protected with DOCKYARD_TLS_CERT and DOCKYARD_TLS_KEY, and
+requiring client certificates signed by DOCKYARD_TLS_CACERT when that is set (dockerd --tlsverify).
 """
 
 import logging
@@ -34,7 +35,11 @@ def main():
     servers = [httpserver.serve_unix(app, layout.docker_socket)]
     tcp = os.environ.get("DOCKYARD_API_TCP")
     if tcp:
-        servers.append(httpserver.serve_tcp(app, tcp))
+        tls = httpserver.TLSConfig.from_env()
+        if tls is None and not tcp.startswith(("127.", "localhost:", "[::1]:")):
+            log.warning("plain TCP on %s: anyone who can reach it controls the host; "
+                        "set DOCKYARD_TLS_CERT/KEY/CACERT", tcp)
+        servers.append(httpserver.serve_tcp(app, tcp, tls))
     running = httpserver.Servers(servers)
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -153,10 +153,10 @@ def client_gone(sock):
 class Server(ThreadedWSGIServer):
     """werkzeug's threaded server that leaves hijacked connections alone."""
 
-    def __init__(self, host, port, app):
+    def __init__(self, host, port, app, ssl_context=None):
         self._hijacked = set()
         self._hijacked_lock = threading.Lock()
-        super().__init__(host, port, app, handler=RequestHandler)
+        super().__init__(host, port, app, handler=RequestHandler, ssl_context=ssl_context)
 
     def mark_hijacked(self, sock):
         with self._hijacked_lock:
@@ -182,10 +182,37 @@ def serve_unix(app, path, mode=0o660):
     return server
 
 
-def serve_tcp(app, address):
-    """A Server on "host:port"."""
+def serve_tcp(app, address, tls=None):
+    """A Server on "host:port", TLS-protected when `tls` (a TLSConfig) is given."""
     host, _, port = address.rpartition(":")
-    return Server(host or "127.0.0.1", int(port), app)
+    return Server(host or "127.0.0.1", int(port), app,
+                  ssl_context=tls.server_context() if tls else None)
+
+
+class TLSConfig:
+    """dockerd's --tlscert/--tlskey, and --tlscacert with --tlsverify: with a CA, every client
+    must present a certificate signed by it."""
+
+    def __init__(self, cert, key, ca=None):
+        self.cert, self.key, self.ca = cert, key, ca
+
+    @classmethod
+    def from_env(cls, env=None):
+        env = os.environ if env is None else env
+        cert, key = env.get("DOCKYARD_TLS_CERT"), env.get("DOCKYARD_TLS_KEY")
+        if not (cert and key):
+            return None
+        return cls(cert, key, env.get("DOCKYARD_TLS_CACERT") or None)
+
+    def server_context(self):
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        ctx.load_cert_chain(self.cert, self.key)
+        if self.ca:
+            ctx.verify_mode = ssl.CERT_REQUIRED
+            ctx.load_verify_locations(self.ca)
+        return ctx
 
 
 class Servers:
@@ -215,4 +242,5 @@ class Servers:
                     pass
 
 
-__all__ = ["RequestHandler", "Server", "Servers", "serve_unix", "serve_tcp", "client_gone"]
+__all__ = ["RequestHandler", "Server", "Servers", "TLSConfig", "serve_unix", "serve_tcp",
+           "client_gone"]
