@@ -96,6 +96,11 @@ def collect(pid):
         stats["memory_stats"] = {"usage": _int(os.path.join(p[""], "memory.current")),
                                  "limit": _int(os.path.join(p[""], "memory.max"), _total_memory()),
                                  "stats": _kv(os.path.join(p[""], "memory.stat"))}
+    if pid > 0:
+        networks = _networks(pid)
+        if networks:
+            stats["networks"] = networks
+    stats["blkio_stats"] = _blkio(p)
     pids_dir = p.get("pids") or p.get("")
     if pids_dir:
         stats["pids_stats"] = {"current": _int(os.path.join(pids_dir, "pids.current"))}
@@ -103,6 +108,60 @@ def collect(pid):
         if limit:
             stats["pids_stats"]["limit"] = limit
     return stats
+
+
+def _networks(pid):
+    """Per-interface counters of the container's network namespace, read through its init
+    process (/proc/PID/net/dev shows the netns of PID): no need to enter the namespace."""
+    out = {}
+    try:
+        with open("/proc/%d/net/dev" % pid) as f:
+            lines = f.readlines()[2:]
+    except OSError:
+        return out
+    for line in lines:
+        name, _, rest = line.partition(":")
+        name, v = name.strip(), rest.split()
+        if name == "lo" or len(v) < 16:
+            continue
+        v = [int(x) for x in v]
+        out[name] = {"rx_bytes": v[0], "rx_packets": v[1], "rx_errors": v[2], "rx_dropped": v[3],
+                     "tx_bytes": v[8], "tx_packets": v[9], "tx_errors": v[10], "tx_dropped": v[11]}
+    return out
+
+
+def _blkio(paths):
+    """Docker's blkio_stats from cgroup v1 blkio (io_service_bytes / io_serviced) or v2 io.stat."""
+    recursive = {"io_service_bytes_recursive": [], "io_serviced_recursive": []}
+    if "blkio" in paths:
+        for key, name in (("io_service_bytes_recursive", "blkio.throttle.io_service_bytes"),
+                          ("io_serviced_recursive", "blkio.throttle.io_serviced")):
+            try:
+                with open(os.path.join(paths["blkio"], name)) as f:
+                    for line in f:
+                        parts = line.split()
+                        if len(parts) == 3 and ":" in parts[0]:
+                            major, minor = parts[0].split(":")
+                            recursive[key].append({"major": int(major), "minor": int(minor),
+                                                   "op": parts[1], "value": int(parts[2])})
+            except (OSError, ValueError):
+                pass
+    elif "" in paths:
+        try:
+            with open(os.path.join(paths[""], "io.stat")) as f:
+                for line in f:
+                    dev, *fields = line.split()
+                    major, minor = (int(x) for x in dev.split(":"))
+                    kv = dict(x.split("=", 1) for x in fields if "=" in x)
+                    for op, k in (("read", "rbytes"), ("write", "wbytes")):
+                        recursive["io_service_bytes_recursive"].append(
+                            {"major": major, "minor": minor, "op": op, "value": int(kv.get(k, 0))})
+                    for op, k in (("read", "rios"), ("write", "wios")):
+                        recursive["io_serviced_recursive"].append(
+                            {"major": major, "minor": minor, "op": op, "value": int(kv.get(k, 0))})
+        except (OSError, ValueError):
+            pass
+    return recursive
 
 
 def _total_memory():
