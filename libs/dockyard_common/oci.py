@@ -103,11 +103,29 @@ def build_spec(config, host_config, *, container_id, netns_path, hostname, mount
         "annotations": {},
         "linux": _linux(config, hc, container_id, netns_path, cgroups_path, privileged),
     }
+    if hc.get("Init"):
+        _add_init(spec)
     if _is_host_mode(hc.get("UTSMode")):
         spec.pop("hostname")
     if config.get("User"):
         spec["annotations"][USER_ANNOTATION] = config["User"]
     return spec
+
+
+# `--init`: as dockerd, bind-mount a static init (tini, Debian's tini-static, dockerd's own
+# docker-init) at /sbin/docker-init and run the command under it, so signals are forwarded and
+# zombies reaped. DOCKYARD_INIT_PATH chooses the binary.
+INIT_TARGET = "/sbin/docker-init"
+
+
+def init_path():
+    return os.environ.get("DOCKYARD_INIT_PATH") or "/usr/bin/tini-static"
+
+
+def _add_init(spec):
+    spec["process"]["args"] = [INIT_TARGET, "--"] + spec["process"]["args"]
+    spec["mounts"].append({"destination": INIT_TARGET, "type": "bind", "source": init_path(),
+                           "options": ["bind", "ro"]})
 
 
 def _is_host_mode(mode):

@@ -271,3 +271,13 @@ def test_resolve_never_leaves_rootfs(tmp_path):
 def test_secure_join(tmp_path):
     os.symlink("/", tmp_path / "up")
     assert oci.secure_join(str(tmp_path), "/up/../../etc") == os.path.join(str(tmp_path), "etc")
+
+
+def test_init_runs_the_command_under_docker_init(monkeypatch):
+    monkeypatch.setenv("DOCKYARD_INIT_PATH", "/usr/bin/tini-static")
+    spec = oci.build_spec({"Cmd": ["sleep", "1"]}, {"Init": True}, container_id="c" * 64,
+                          netns_path=None, hostname="h")
+    assert spec["process"]["args"] == ["/sbin/docker-init", "--", "sleep", "1"]
+    init = [m for m in spec["mounts"] if m["destination"] == "/sbin/docker-init"]
+    assert init == [{"destination": "/sbin/docker-init", "type": "bind",
+                     "source": "/usr/bin/tini-static", "options": ["bind", "ro"]}]
