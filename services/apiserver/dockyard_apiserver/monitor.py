@@ -118,10 +118,17 @@ class ExitMonitor:
             st = rec.state
             if st.running or st.status not in ("exited", "dead"):
                 continue
-            if self.backend.host_config_of(rec).get("AutoRemove"):
+            hc = self.backend.host_config_of(rec)
+            if hc.get("AutoRemove"):
                 self._auto_remove(rec)
-            elif _attached(rec):
+                continue
+            if _attached(rec):
                 self.backend.release_networks(rec.id)  # it exited while we were away
+            if first and rec.state.started_at and not rec.state.started_at.startswith("0001") \
+                    and self._should_restart(rec, hc, rec.state.exit_code):
+                # It exited (or the host rebooted) while the stack was down: apply its restart
+                # policy now, as dockerd's restore() does.
+                threading.Thread(target=self._restart, args=(rec,), daemon=True).start()
         self._recheck_all()
 
     # --------------------------------------------------------------- events
@@ -167,7 +174,7 @@ class ExitMonitor:
     def _should_restart(self, rec, hc, code):
         policy = hc.get("RestartPolicy") or {}
         name = policy.get("Name") or "no"
-        if name == "no" or rec.id in self.backend.manually_stopped:
+        if name == "no" or self.backend.is_manually_stopped(rec):
             return False
         if name in ("always", "unless-stopped"):
             return True
@@ -180,7 +187,7 @@ class ExitMonitor:
         time.sleep(0.1)  # dockerd backs off from 100ms
         try:
             fresh = self.clients.containers.Get(containers_pb2.GetContainerRequest(ref=rec.id))
-            if fresh.state.running or rec.id in self.backend.manually_stopped:
+            if fresh.state.running or self.backend.is_manually_stopped(fresh):
                 return
             with self.backend.lock(rec.id):
                 self.backend._start_task(fresh, restart=True)

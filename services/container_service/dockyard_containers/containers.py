@@ -32,8 +32,14 @@ class Containers:
     def list(self, all=True):
         return self.store.list(all=all)
 
-    def update(self, ref, **docs):
-        return self.store.update(self.store.get(ref).id, **docs)
+    def update(self, ref, manually_stopped=None, **docs):
+        cid = self.store.get(ref).id
+        if manually_stopped is not None:
+            with self.tasks.lock(cid):
+                state = self.store.get(cid).state
+                state.manually_stopped = manually_stopped
+                self.store.set_state(cid, state)
+        return self.store.update(cid, **docs)
 
     def rename(self, ref, new_name):
         return self.store.rename(ref, new_name)

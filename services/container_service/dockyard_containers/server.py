@@ -23,9 +23,11 @@ class ContainersServicer(containers_pb2_grpc.ContainersServicer):
         return containers_pb2.ListContainersResponse(containers=self.c.list(all=request.all))
 
     def Update(self, request, context):
+        manual = request.manually_stopped if request.HasField("manually_stopped") else None
         return self.c.update(request.id, config_json=request.config_json,
                              host_config_json=request.host_config_json, spec_json=request.spec_json,
-                             network_json=request.network_json, mounts_json=request.mounts_json)
+                             network_json=request.network_json, mounts_json=request.mounts_json,
+                             manually_stopped=manual)
 
     def Rename(self, request, context):
         return self.c.rename(request.ref, request.new_name)

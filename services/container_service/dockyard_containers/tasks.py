@@ -425,5 +425,7 @@ class TaskManager:
             ex.update(running=False, exited=True, pid=0, exit_code=exit_status)
             self.store.put_exec(ex)
             self.hub.publish("exec_die", cid, exit_code=exit_status, exec_id=exec_id)
-            self._shim_delete_quietly(cid, exec_id)
+        # Off the caller's path (the exit code is recorded): ExecGet answers the CLI at once.
+        threading.Thread(target=self._shim_delete_quietly, args=(cid, exec_id),
+                         name="exec-delete", daemon=True).start()
 

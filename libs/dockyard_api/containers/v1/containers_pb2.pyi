@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class ContainerState(_message.Message):
-    __slots__ = ("status", "running", "paused", "restarting", "oom_killed", "dead", "pid", "exit_code", "error", "started_at", "finished_at", "restart_count")
+    __slots__ = ("status", "running", "paused", "restarting", "oom_killed", "dead", "pid", "exit_code", "error", "started_at", "finished_at", "restart_count", "manually_stopped")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     RUNNING_FIELD_NUMBER: _ClassVar[int]
     PAUSED_FIELD_NUMBER: _ClassVar[int]
@@ -21,6 +21,7 @@ class ContainerState(_message.Message):
     STARTED_AT_FIELD_NUMBER: _ClassVar[int]
     FINISHED_AT_FIELD_NUMBER: _ClassVar[int]
     RESTART_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MANUALLY_STOPPED_FIELD_NUMBER: _ClassVar[int]
     status: str
     running: bool
     paused: bool
@@ -33,7 +34,8 @@ class ContainerState(_message.Message):
     started_at: str
     finished_at: str
     restart_count: int
-    def __init__(self, status: _Optional[str] = ..., running: _Optional[bool] = ..., paused: _Optional[bool] = ..., restarting: _Optional[bool] = ..., oom_killed: _Optional[bool] = ..., dead: _Optional[bool] = ..., pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., restart_count: _Optional[int] = ...) -> None: ...
+    manually_stopped: bool
+    def __init__(self, status: _Optional[str] = ..., running: _Optional[bool] = ..., paused: _Optional[bool] = ..., restarting: _Optional[bool] = ..., oom_killed: _Optional[bool] = ..., dead: _Optional[bool] = ..., pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., restart_count: _Optional[int] = ..., manually_stopped: _Optional[bool] = ...) -> None: ...
 
 class Container(_message.Message):
     __slots__ = ("id", "name", "image", "image_id", "config_json", "host_config_json", "spec_json", "rootfs", "snapshot_key", "created", "state", "runtime", "network_json", "resolv_conf_path", "hostname_path", "hosts_path", "log_path", "labels", "mounts_json")
@@ -103,20 +105,22 @@ class ListContainersResponse(_message.Message):
     def __init__(self, containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ...) -> None: ...
 
 class UpdateContainerRequest(_message.Message):
-    __slots__ = ("id", "config_json", "host_config_json", "spec_json", "network_json", "mounts_json")
+    __slots__ = ("id", "config_json", "host_config_json", "spec_json", "network_json", "mounts_json", "manually_stopped")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     HOST_CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     SPEC_JSON_FIELD_NUMBER: _ClassVar[int]
     NETWORK_JSON_FIELD_NUMBER: _ClassVar[int]
     MOUNTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    MANUALLY_STOPPED_FIELD_NUMBER: _ClassVar[int]
     id: str
     config_json: bytes
     host_config_json: bytes
     spec_json: bytes
     network_json: bytes
     mounts_json: bytes
-    def __init__(self, id: _Optional[str] = ..., config_json: _Optional[bytes] = ..., host_config_json: _Optional[bytes] = ..., spec_json: _Optional[bytes] = ..., network_json: _Optional[bytes] = ..., mounts_json: _Optional[bytes] = ...) -> None: ...
+    manually_stopped: bool
+    def __init__(self, id: _Optional[str] = ..., config_json: _Optional[bytes] = ..., host_config_json: _Optional[bytes] = ..., spec_json: _Optional[bytes] = ..., network_json: _Optional[bytes] = ..., mounts_json: _Optional[bytes] = ..., manually_stopped: _Optional[bool] = ...) -> None: ...
 
 class RenameContainerRequest(_message.Message):
     __slots__ = ("ref", "new_name")

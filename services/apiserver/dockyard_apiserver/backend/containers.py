@@ -250,8 +250,22 @@ class ContainerBackend:
                 raise errors.Conflict("cannot start a paused container, try unpause instead")
             if st.running:
                 raise errors.NotModified()
-            self.manually_stopped.discard(rec.id)
+            self.set_manually_stopped(rec, False)
             self._start_task(rec)
+
+    def set_manually_stopped(self, rec, flag):
+        """Remember (in the record, so it outlives an apiserver restart) that the user stopped the
+        container: restart policies then leave it alone (dockerd's HasBeenManuallyStopped)."""
+        if flag:
+            self.manually_stopped.add(rec.id)
+        else:
+            self.manually_stopped.discard(rec.id)
+        if rec.state.manually_stopped != flag:
+            self.c.containers.Update(containers_pb2.UpdateContainerRequest(
+                id=rec.id, manually_stopped=flag))
+
+    def is_manually_stopped(self, rec):
+        return rec.id in self.manually_stopped or rec.state.manually_stopped
 
     def _start_task(self, rec, restart=False):
         """Start the container's task (the caller holds its lock); `restart` is a restart by
@@ -337,7 +351,7 @@ class ContainerBackend:
         rec = self.get(ref)
         if not rec.state.running:
             raise errors.NotModified()
-        self.manually_stopped.add(rec.id)
+        self.set_manually_stopped(rec, True)
         self._stop(rec, timeout, signal)
         self.release_networks(rec.id)
         self.emit(rec, "stop")
@@ -374,7 +388,7 @@ class ContainerBackend:
             if rec.state.running:
                 self._stop(rec, timeout, signal)
                 self.release_networks(rec.id)
-            self.manually_stopped.discard(rec.id)
+            self.set_manually_stopped(rec, False)
             self._start_task(self.get(rec.id))
         self.emit(rec, "restart")
 
@@ -554,8 +568,8 @@ class ContainerBackend:
 
 
     # ------------------------------------------------------------------ exec
-    def exec_create(self, ref, body):
-        rec = self.get(ref)
+    def exec_create(self, ref, body, rec=None):
+        rec = rec or self.get(ref)
         if not rec.state.running:
             raise errors.Conflict("Container %s is not running" % rec.id)
         if rec.state.paused:
