@@ -35,7 +35,7 @@ import urllib.request
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 IMAGE = "busybox"
 DOCKER_PROCS = ("dockerd", "containerd", "containerd-shim", "containerd-shim-runc-v2", "docker-proxy")
-ALL = ("run", "exec", "sdk", "parallel", "memory", "build", "pull")
+ALL = ("run", "exec", "netattach", "sdk", "parallel", "memory", "build", "pull")
 
 
 # ------------------------------------------------------------------------------ engine access
@@ -168,6 +168,24 @@ def bench_exec(e, n):
     finally:
         e.docker("rm", "-f", name, check=False)
     return {"docker exec true (median ms)": 1000 * statistics.median(times)}
+
+
+def bench_netattach(e, n):
+    """API round trip of `docker network connect` on a running container (veth, address, DNS),
+    measured with the SDK so the CLI's own start-up is not counted."""
+    c = e.client
+    tag = "dybench-net-%d" % os.getpid()
+    net = c.networks.create(tag, driver="bridge")
+    ctr = c.containers.run(IMAGE, ["sleep", "600"], name=tag, detach=True)
+    try:
+        times = []
+        for _ in range(n):
+            times.append(timed(lambda: c.api.connect_container_to_network(ctr.id, net.id)))
+            c.api.disconnect_container_from_network(ctr.id, net.id)
+    finally:
+        ctr.remove(force=True)
+        net.remove()
+    return {"network connect of a running container (median ms)": 1000 * statistics.median(times)}
 
 
 def bench_sdk(e, n):
@@ -332,6 +350,7 @@ def measure(e, args, registry):
     steps = {
         "run": lambda: bench_run(e, args.n),
         "exec": lambda: bench_exec(e, args.n),
+        "netattach": lambda: bench_netattach(e, args.n),
         "sdk": lambda: bench_sdk(e, args.sdk_n),
         "parallel": lambda: bench_parallel(e, args.parallel),
         "memory": lambda: bench_memory(e, args.sleepers),

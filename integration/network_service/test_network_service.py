@@ -141,6 +141,24 @@ def test_restart_keeps_endpoints_working(stack, networks):
     assert ping(ec.netns_path, ea.ip_address)
 
 
+def test_ipam_exhaustion_is_a_clear_error_and_release_frees_an_address(stack, networks):
+    # A /29 has 8 addresses: network, gateway and broadcast leave 5 for containers.
+    net = networks.Create(pb.CreateNetworkRequest(
+        name="it-tiny", ipam=[pb.IPAMConfig(subnet="10.252.9.0/29", gateway="10.252.9.1")]))
+    stack.bridges.add(net.bridge_name)
+    holders = [cid() for _ in range(5)]
+    ips = {attach(networks, c, "it-tiny").ip_address for c in holders}
+    assert len(ips) == 5
+    late = cid()
+    with pytest.raises(FailedPrecondition, match="no available IPv4 addresses"):
+        attach(networks, late, "it-tiny")
+    networks.Detach(pb.DetachRequest(container_id=holders[0], network=""))
+    assert attach(networks, late, "it-tiny").ip_address in ips
+    for c in holders[1:] + [late]:
+        networks.Detach(pb.DetachRequest(container_id=c, network=""))
+    networks.Remove(pb.GetNetworkRequest(ref="it-tiny"))
+
+
 def test_concurrent_attaches_get_distinct_ips(networks):
     ips, errors = [], []
 
