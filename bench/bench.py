@@ -6,7 +6,7 @@
     bench.py -n 20 --only run,exec,memory
 
 Prints, per engine: `docker run --rm busybox true` latency (median of N), `docker exec <ctr> true`
-latency, containers/second for create+start+wait+rm through the Docker SDK, the time to start 30
+latency, `docker network connect` latency (SDK), containers/second for create+start+wait+rm through the Docker SDK, the time to start 30
 containers in parallel, daemon-side memory (PSS) per running container (20 sleepers vs none),
 idle RSS of the daemon processes, cold and warm `docker build` of a small Dockerfile and, when
 `docker-registry` can run on 127.0.0.1, the pull time of a ~60 MiB image. Figures only: nothing
