@@ -59,11 +59,11 @@ def clean_parts(name):
 # --------------------------------------------------------------------------------------------
 
 def unpack_layer(fileobj, dest):
-    """Extract the (uncompressed) layer tar read from fileobj into the directory dest. Returns
-    the number of bytes of regular files written (Docker's layer size)."""
+    """Extract the (uncompressed) layer tar read from fileobj (anything with read(n)) into the
+    directory dest. Returns the number of bytes of regular files written (Docker's layer size)."""
     root_fd = os.open(dest, _DIR_FLAGS)
     try:
-        return extract(fileobj, root_fd, layer=True, mode="r|", what="layer")
+        return extract(Forward(fileobj), root_fd, layer=True, mode="r:", what="layer")
     finally:
         os.close(root_fd)
 
@@ -78,6 +78,10 @@ def extract(fileobj, dest_fd, layer=False, no_overwrite_dir_non_dir=False, mode=
         tar = tarfile.open(fileobj=fileobj, mode=mode)
     except tarfile.TarError as exc:
         raise errors.InvalidArgument("%s is not a valid tar archive: %s" % (what, exc)) from None
+    except OSError as exc:
+        if not isinstance(fileobj, Forward):
+            raise
+        raise errors.InvalidArgument("%s is not a valid tar archive: %s" % (what, exc)) from None
     try:
         applier = _Applier(dest_fd, layer, no_overwrite_dir_non_dir)
         try:
@@ -86,12 +90,87 @@ def extract(fileobj, dest_fd, layer=False, no_overwrite_dir_non_dir=False, mode=
                     applier.apply(member, tar)
                 except Unsafe as exc:
                     log.warning("skipped tar entry %r: %s", member.name, exc)
+                # tarfile remembers every member; we never look back, so a layer of a million
+                # files does not pile up TarInfos (its iterator copes with the emptied list).
+                del tar.members[:]
         except _BAD_STREAM as exc:
             raise errors.InvalidArgument("%s is not a valid tar archive: %s" % (what, exc)) from None
         applier.finish_dirs()
         return applier.size
     finally:
         tar.close()
+
+
+class Forward:
+    """A stream as tarfile's random-access mode ("r:") wants it, seekable forwards only.
+
+    tarfile's stream mode ("r|") reads in 10 KiB pieces and re-slices its buffer on every read;
+    this gives big reads and lets regular files be copied straight to their fd (copy_to).
+    read(n) returns exactly n bytes unless the stream ends; seek() skips ahead by reading."""
+
+    def __init__(self, src, chunk=256 * 1024):
+        self._src = src.read
+        self._chunk = chunk
+        self._buf = b""
+        self._off = 0          # unread data is _buf[_off:]
+        self._pos = 0          # stream offset of _buf[_off]
+
+    def tell(self):
+        return self._pos
+
+    def readable(self):
+        return True
+
+    def seekable(self):
+        return True
+
+    def seek(self, pos, whence=0):
+        if whence != 0 or pos < self._pos:
+            raise OSError(errno.ESPIPE, "a layer stream can only be read forwards")
+        while self._pos < pos:
+            if self._off >= len(self._buf) and not self._fill():
+                break
+            n = min(pos - self._pos, len(self._buf) - self._off)
+            self._off += n
+            self._pos += n
+        return self._pos
+
+    def _fill(self):
+        self._buf, self._off = self._src(self._chunk), 0
+        return bool(self._buf)
+
+    def read(self, n=-1):
+        if n is None or n < 0:
+            n = 1 << 62
+        end = self._off + n
+        if end <= len(self._buf):
+            out = self._buf[self._off:end]
+            self._off = end
+            self._pos += n
+            return out
+        parts = [self._buf[self._off:]] if self._off < len(self._buf) else []
+        got = len(parts[0]) if parts else 0
+        self._buf, self._off = b"", 0
+        while got < n and self._fill():
+            take = min(n - got, len(self._buf))
+            parts.append(self._buf if take == len(self._buf) else self._buf[:take])
+            self._off = take
+            got += take
+        self._pos += got
+        return b"".join(parts)
+
+    def copy_to(self, fd, size):
+        """Write the next size bytes to fd; returns how many there were (fewer at the end)."""
+        done = 0
+        while done < size:
+            if self._off >= len(self._buf) and not self._fill():
+                break
+            n = min(size - done, len(self._buf) - self._off)
+            _write_all(fd, memoryview(self._buf)[self._off:self._off + n])
+            self._off += n
+            done += n
+        self._pos += done
+        return done
 
 
 class _Applier:
@@ -191,12 +270,17 @@ class _Applier:
         fd = os.open(base, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
                      0o600, dir_fd=pfd)
         try:
-            src = tar.extractfile(member)
-            while True:
-                data = src.read(CHUNK)
-                if not data:
-                    break
-                _write_all(fd, data)
+            if isinstance(tar.fileobj, Forward) and member.sparse is None:
+                tar.fileobj.seek(member.offset_data)
+                if tar.fileobj.copy_to(fd, member.size) != member.size:
+                    raise tarfile.ReadError("unexpected end of data")
+            else:
+                src = tar.extractfile(member)
+                while True:
+                    data = src.read(CHUNK)
+                    if not data:
+                        break
+                    _write_all(fd, data)
             self.size += member.size
             self.metadata(fd, member)
         finally:

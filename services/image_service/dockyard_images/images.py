@@ -1,8 +1,9 @@
 """The image store: records, tags, and the operations Docker's image API needs.
 
-An image id is the sha256 of its config blob. Each layer is kept as an uncompressed tar blob
-(named by its diff id, so `save` gives back the same bytes) and unpacked once into a committed
-snapshot keyed by its chain id. Load/Import/Commit/Delete take `self.lock`, so garbage
+An image id is the sha256 of its config blob. Each layer is kept as a tar blob: uncompressed and
+named by its diff id (load, import, commit), or, for a pulled layer, only as the compressed blob
+the registry sent (layer_blobs maps it to its diff id; gunzip gives back the very tar, so `save`
+stays byte-identical). Each layer is unpacked once into a committed snapshot keyed by its chain id. Load/Import/Commit/Delete take `self.lock`, so garbage
 collection never sees a layer that an import has stored but not yet recorded.
 """
 
@@ -25,6 +26,15 @@ from .distribution import DistributionMetadata
 from .snapshots import Snapshotter
 
 log = logging.getLogger(__name__)
+
+# Uncompressed tar sizes of layers held only compressed (docker save writes a layer.tar header
+# before its bytes). A missing row is made good by reading the layer once.
+LAYER_SCHEMA = """
+CREATE TABLE IF NOT EXISTS layer_sizes (
+    diff_id TEXT PRIMARY KEY,
+    size    INTEGER NOT NULL
+);
+"""
 
 DEFAULT_OS = "linux"
 DEFAULT_ARCH = "amd64"
@@ -68,6 +78,8 @@ class ImageStore:
         self.content = ContentStore(os.path.join(root, "content"))
         self.snapshots = Snapshotter(os.path.join(root, "snapshots"), self.db)
         self.dist = DistributionMetadata(self.db)
+        with self.db.write_lock:
+            self.db.conn().executescript(LAYER_SCHEMA)
         self.lock = threading.RLock()
         self._leases = collections.Counter()   # blobs/chain ids a running pull still needs
 
@@ -317,6 +329,10 @@ class ImageStore:
                     self.content.delete(digest)
                     removed_blobs.add(digest)
             self.dist.forget(image_ids, removed_blobs)
+            with self.db.tx() as conn:
+                for row in conn.execute("SELECT diff_id FROM layer_sizes").fetchall():
+                    if row["diff_id"] not in all_diffs and row["diff_id"] not in self._leases:
+                        conn.execute("DELETE FROM layer_sizes WHERE diff_id = ?", (row["diff_id"],))
             return removed
 
     # ------------------------------------------------------------------------------------------
@@ -326,12 +342,51 @@ class ImageStore:
         """Store an uncompressed layer tar as a blob named by its diff id."""
         return self.content.put_stream(stream, expected_diff_id)
 
+    def _compressed_blob(self, diff_id):
+        """The digest of a stored blob that decompresses to the layer diff_id (a pull verified
+        it, or a push made it)."""
+        for known in self.dist.blobs_for_diff(diff_id):
+            if self.content.exists(known["digest"]):
+                return known["digest"]
+        return None
+
+    def has_layer(self, diff_id):
+        return self.content.exists(diff_id) or self._compressed_blob(diff_id) is not None
+
+    def set_layer_size(self, diff_id, size):
+        with self.db.tx() as conn:
+            conn.execute("INSERT OR REPLACE INTO layer_sizes (diff_id, size) VALUES (?, ?)",
+                         (diff_id, size))
+
+    @contextlib.contextmanager
+    def open_layer(self, diff_id):
+        """Yields (file with the layer's uncompressed tar, its size): the diff-id blob, else the
+        kept compressed blob decompressed on the fly."""
+        if self.content.exists(diff_id):
+            with self.content.open(diff_id) as f:
+                yield f, os.fstat(f.fileno()).st_size
+            return
+        digest = self._compressed_blob(diff_id)
+        if digest is None:
+            raise errors.NotFound("layer %s not found" % diff_id)
+        row = self.db.one("SELECT size FROM layer_sizes WHERE diff_id = ?", (diff_id,))
+        if row is None:
+            with self.content.open(digest) as f:
+                reader = unpack.LayerReader(iter(lambda: f.read(unpack.CHUNK), b""))
+                reader.drain()
+            self.set_layer_size(diff_id, reader.size)
+            size = reader.size
+        else:
+            size = row["size"]
+        with self.content.open(digest) as f:
+            yield unpack.LayerReader(iter(lambda: f.read(unpack.CHUNK), b"")), size
+
     def _ensure_snapshot(self, diff_ids):
         """Unpack every layer of the chain that has no committed snapshot yet."""
         parent = ""
         for diff_id, chain in zip(diff_ids, chain_ids(diff_ids)):
             def fill(fs, diff_id=diff_id):
-                with self.content.open(diff_id) as f:
+                with self.open_layer(diff_id) as (f, _):
                     return unpack.unpack(f, fs)
             self.snapshots.ensure_committed(chain, parent, fill)
             parent = chain
@@ -345,7 +400,7 @@ class ImageStore:
             raise errors.InvalidArgument("invalid image config") from None
         config_digest = self.content.put_bytes(config_bytes, expected_digest or None)
         for d in diff_ids:
-            if not self.content.exists(d):
+            if not self.has_layer(d):
                 raise errors.InvalidArgument("layer %s is missing" % d)
         self._ensure_snapshot(diff_ids)
         chains = chain_ids(diff_ids)
@@ -386,7 +441,7 @@ class ImageStore:
             raise errors.InvalidArgument("invalid archive: %d layers for %d diff ids"
                                          % (len(entry.layers), len(diff_ids)))
         for name, diff_id in zip(entry.layers, diff_ids):
-            if not self.content.exists(diff_id):
+            if not self.has_layer(diff_id):
                 with archive.open_layer(tar, name) as layer:
                     self._store_layer(layer, diff_id)
         image_id = self._add_image(entry.config, expected_digest=entry.config_digest)
@@ -522,8 +577,8 @@ class ImageStore:
                     if parent_dir:
                         meta["parent"] = parent_dir
                     yield from out.add_bytes(layer_dir + "/json", archive.dump_json(meta))
-                    with self.content.open(diff_id) as f:
-                        yield from out.add_file(layer_dir + "/layer.tar", f, os.fstat(f.fileno()).st_size)
+                    with self.open_layer(diff_id) as (f, size):
+                        yield from out.add_file(layer_dir + "/layer.tar", f, size)
                 layers.append(layer_dir + "/layer.tar")
                 parent_dir = layer_dir
             config_name = img.id.split(":", 1)[1] + ".json"

@@ -1,32 +1,41 @@
-"""docker pull: manifest (list) -> config -> layers, each blob verified while it streams into the
-content store, then unpacked in order into committed snapshots.
+"""docker pull: manifest (list) -> config -> layers, each blob verified while it streams.
 
-Compressed blobs are kept as downloaded (by their digest) next to the uncompressed layer (by its
-diff id), and so is the image manifest, so a push of the pulled image gives the same digest.
-Layers download in parallel (a small pool); each is decompressed and unpacked as soon as it and
-the layers below it are there. Everything the pull stores is leased, so gc leaves it alone
-until the image is recorded; on failure a gc removes what was stored.
+A layer is handled in one pass: while its compressed blob downloads (thread 1: read, sha256,
+write into the content store), the same chunks are gunzipped, hashed for the diff id and untarred
+by the safe extractor straight into a fresh snapshot directory (thread 2). No uncompressed tar is
+written: the compressed blob is the stored layer (images.py decompresses it for save). Only when
+the blob matched its digest and the tar its diff id is the directory committed as the chain's
+snapshot, in chain order; otherwise nothing of it stays. Layers run in parallel (a small pool).
+The manifest is kept too, so a push of the pulled image gives the same digest. Everything the
+pull stores is leased, so gc leaves it alone until the image is recorded; on failure a gc
+removes what was stored.
 """
 
+import collections
 import hashlib
 import logging
+import threading
 import time
 from concurrent import futures
 
-import urllib3
-
 from dockyard_common import errors, ids
 
-from . import archive, distribution as dist, reference
+from . import distribution as dist, reference, unpack
 from .images import chain_ids
 from .progress import bar
 from .registry import RegistryClient, RegistryError, parse_auth, scope
 
+
+def _urllib3_error():
+    import urllib3   # with requests: only once a pull runs (registry.py says why)
+    return urllib3.exceptions.HTTPError
+
 log = logging.getLogger(__name__)
 
-CHUNK = 256 * 1024
+CHUNK = 1024 * 1024
 PROGRESS_EVERY = 512 * 1024
 WORKERS = 3
+PIPE_DEPTH = 2       # chunks in flight between a layer's download and its unpacking
 MAX_CONFIG = 64 * 1024 * 1024
 
 
@@ -188,82 +197,169 @@ class _Pull:
         except errors.InvalidArgument:   # the store's digest check
             raise errors.Unavailable("filesystem layer verification failed for digest %s"
                                      % digest) from None
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
+        except (_urllib3_error(), OSError) as exc:
             raise errors.Unavailable("error pulling %s: %s" % (digest, exc)) from None
 
     # -- layers ------------------------------------------------------------------------------------
+    def _has_blob(self, digest, diff_id):
+        """The blob is stored and known to hold the layer diff_id."""
+        if not self.store.content.exists(digest):
+            return False
+        row = self.store.dist.layer_blob(digest)
+        return digest == diff_id or (row is not None and row["diff_id"] == diff_id)
+
     def _layers(self, layers, diff_ids):
-        content = self.store.content
-        pending = {}   # digest -> future, each blob downloaded once
-        present = [content.exists(l["digest"]) and content.exists(d) for l, d in zip(layers, diff_ids)]
-        for desc, have in zip(layers, present):
-            if have:
-                self.emit(id=_short(desc["digest"]), status="Already exists")
-            elif desc["digest"] not in pending:
-                self.emit(id=_short(desc["digest"]), status="Pulling fs layer")
+        store = self.store
+        chains = chain_ids(diff_ids)
+        plan, seen = [], set()    # per layer: (fetch the blob?, unpack it?, repeats a blob?)
+        for desc, diff_id, chain in zip(layers, diff_ids, chains):
+            digest = desc["digest"]
+            fetch = not self._has_blob(digest, diff_id)
+            fill = not store.snapshots.exists(chain)
+            plan.append((fetch, fill, digest in seen))
+            if not fetch and not fill:
+                self.emit(id=_short(digest), status="Already exists")
+            elif digest not in seen:
+                self.emit(id=_short(digest), status="Pulling fs layer")
+            seen.add(digest)
+        jobs = {}
         with futures.ThreadPoolExecutor(self.workers, thread_name_prefix="pull") as pool:
             try:
-                for desc, have in zip(layers, present):
-                    if not have and desc["digest"] not in pending:
-                        if len(pending) >= self.workers:
+                for i, (desc, diff_id, (fetch, fill, repeat)) in enumerate(zip(layers, diff_ids, plan)):
+                    if (fetch or fill) and not repeat:
+                        if fetch and len(jobs) >= self.workers:
                             self.emit(id=_short(desc["digest"]), status="Waiting")
-                        pending[desc["digest"]] = pool.submit(self._download, desc)
-                for i, (desc, diff_id, have) in enumerate(zip(layers, diff_ids, present)):
-                    if not have:
-                        pending[desc["digest"]].result()
-                        self._extract(desc, diff_id)
-                    self.store._ensure_snapshot(diff_ids[:i + 1])
-                    self.store.dist.add_layer_blob(desc["digest"], diff_id, desc.get("mediaType", ""),
-                                                   content.size(desc["digest"]))
-                    self.store.dist.add_blob_repo(desc["digest"], self.repo)
-                    if not have:
+                        jobs[i] = pool.submit(self._layer, desc, diff_id, fetch, fill)
+                parent = ""
+                for i, (desc, diff_id, chain) in enumerate(zip(layers, diff_ids, chains)):
+                    fetch, fill, repeat = plan[i]
+                    if i in jobs:
+                        tmp, size, tar_size = jobs.pop(i).result()
+                    elif repeat and (fetch or fill):
+                        # the blob of an earlier layer, stored by now: unpack it from there
+                        fill = not store.snapshots.exists(chain)
+                        tmp, size, tar_size = self._layer(desc, diff_id, False, fill)
+                    else:
+                        tmp = size = tar_size = None
+                    self._commit(desc, diff_id, chain, parent, tmp, size, tar_size)
+                    if fetch or fill:
                         self.emit(id=_short(desc["digest"]), status="Pull complete")
+                    parent = chain
             except BaseException:
-                for f in pending.values():
-                    f.cancel()
+                for job in jobs.values():
+                    job.cancel()
+                for job in jobs.values():    # directories unpacked for nothing
+                    if not job.cancelled() and job.exception() is None and job.result()[0]:
+                        store.snapshots.discard_layer_dir(job.result()[0])
                 raise
 
-    def _download(self, desc):
-        digest, size, short = desc["digest"], int(desc.get("size") or 0), _short(desc["digest"])
-        if self.store.content.exists(digest):
-            self.emit(id=short, status="Download complete")
-            return
-        resp = self.client_blob(digest)
-        total = size or int(resp.headers.get("Content-Length") or 0)
-        last = [0]
-
-        def on_chunk(done):
-            if done - last[0] >= PROGRESS_EVERY or done == total:
-                last[0] = done
-                self.emit(id=short, status="Downloading", progress=bar(done, total),
-                          current=done, total=total)
+    def _commit(self, desc, diff_id, chain, parent, tmp, size, tar_size):
+        """Record a verified layer blob and make its snapshot the chain's (in chain order)."""
+        store, digest = self.store, desc["digest"]
         try:
-            self._stream_into(resp, digest, limit=size, on_chunk=on_chunk)
-        finally:
-            resp.close()
-        self.emit(id=short, status="Verifying Checksum")
-        self.emit(id=short, status="Download complete")
+            if tar_size is not None:
+                store.dist.add_layer_blob(digest, diff_id, desc.get("mediaType", ""),
+                                          store.content.size(digest))
+                if digest != diff_id:
+                    store.set_layer_size(diff_id, tar_size)
+        except BaseException:
+            if tmp is not None:
+                store.snapshots.discard_layer_dir(tmp)
+            raise
+        if tmp is not None:
+            store.snapshots.commit_layer_dir(tmp, chain, parent, size)
+        elif not store.snapshots.exists(chain):
+            def fill(fs):
+                with store.open_layer(diff_id) as (f, _):
+                    return unpack.unpack(f, fs)
+            store.snapshots.ensure_committed(chain, parent, fill)
+        store.dist.add_blob_repo(digest, self.repo)
 
-    def _extract(self, desc, diff_id):
-        """The uncompressed layer, stored by its diff id (verified); unpacked by _ensure_snapshot."""
-        content, short = self.store.content, _short(desc["digest"])
-        if content.exists(diff_id):
-            return
-        total = content.size(desc["digest"])
-        with content.open(desc["digest"]) as f:
-            counted = _Counting(f, lambda n: self.emit(
-                id=short, status="Extracting", progress=bar(n, total), current=n, total=total))
+    def _layer(self, desc, diff_id, fetch, fill):
+        """Download (fetch) or read the stored blob, check it against diff_id, and unpack it
+        into a new snapshot directory (fill). Returns (directory or None, layer size, tar size)."""
+        store, digest, short = self.store, desc["digest"], _short(desc["digest"])
+        tmp = store.snapshots.new_layer_dir() if fill else None
+        fs = tmp + "/fs" if tmp else None
+        state, bad = {}, False
+        try:
             try:
-                self.store._store_layer(archive.decompressed(counted), diff_id)
+                if fetch:
+                    size, got, tar_size = self._fetch_and_unpack(desc, fs, state)
+                else:
+                    with store.content.open(digest) as f:
+                        size, got, tar_size = unpack.unpack_chunks(iter(lambda: f.read(CHUNK), b""), fs)
             except errors.InvalidArgument as exc:
-                # The blob matched its digest but does not hold the layer the config names.
-                content.delete(desc["digest"])
-                raise errors.Unavailable("layer %s does not match diff id %s: %s"
-                                         % (desc["digest"], diff_id, exc)) from None
-            except (OSError, EOFError) as exc:
-                content.delete(desc["digest"])
+                bad = True
                 raise errors.Unavailable("layer %s is not a valid compressed tar: %s"
-                                         % (desc["digest"], exc)) from None
+                                         % (digest, exc)) from None
+            if got != diff_id:
+                # The blob matched its digest but does not hold the layer the config names.
+                bad = True
+                raise errors.Unavailable("layer %s does not match diff id %s: its tar is %s"
+                                         % (digest, diff_id, got))
+        except BaseException:
+            if tmp:
+                store.snapshots.discard_layer_dir(tmp)
+            if bad:     # a verified blob that is no layer: never to be used again
+                store.content.delete(digest)
+            raise
+        self.emit(id=short, status="Extracting", progress=bar(tar_size, tar_size),
+                  current=tar_size, total=tar_size)
+        return tmp, size, tar_size
+
+    def _fetch_and_unpack(self, desc, fs, state):
+        pipe = _Pipe(PIPE_DEPTH)
+        fetcher = threading.Thread(target=self._download, args=(desc, pipe, state),
+                                   name="pull-fetch", daemon=True)
+        fetcher.start()
+        try:
+            try:
+                return unpack.unpack_chunks(pipe, fs)
+            finally:
+                pipe.close()       # on failure the download runs to its end without us
+                fetcher.join()
+        except BaseException:
+            if state.get("error") is not None:    # a bad download explains a bad tar
+                raise state["error"] from None
+            raise
+
+    def _download(self, desc, pipe, state):
+        """Thread: stream the blob into the content store (verified) and into pipe."""
+        digest, size, short = desc["digest"], int(desc.get("size") or 0), _short(desc["digest"])
+        error = None
+        try:
+            resp = self.client_blob(digest)
+            try:
+                total = size or int(resp.headers.get("Content-Length") or 0)
+                last = 0
+                with self.store.content.writer(digest) as w:
+                    for chunk in resp.raw.stream(CHUNK, decode_content=False):
+                        w.write(chunk)
+                        if size and w.size > size:
+                            raise errors.Unavailable("filesystem layer verification failed for digest "
+                                                     "%s: larger than its %d bytes" % (digest, size))
+                        pipe.put(chunk)
+                        if w.size - last >= PROGRESS_EVERY or w.size == total:
+                            last = w.size
+                            self.emit(id=short, status="Downloading", progress=bar(w.size, total),
+                                      current=w.size, total=total)
+                state["stored"] = True
+            finally:
+                resp.close()
+        except errors.InvalidArgument:   # the store's digest check
+            error = errors.Unavailable("filesystem layer verification failed for digest %s" % digest)
+        except errors.DockyardError as exc:
+            error = exc
+        except (_urllib3_error(), OSError) as exc:
+            error = errors.Unavailable("error pulling %s: %s" % (digest, exc))
+        except BaseException as exc:
+            error = exc
+        else:
+            self.emit(id=short, status="Verifying Checksum")
+            self.emit(id=short, status="Download complete")
+        state["error"] = error
+        pipe.end(error)
 
     # -- recording ---------------------------------------------------------------------------------
     def _record(self, config, config_digest, body, media, manifest_digest, top):
@@ -285,25 +381,47 @@ class _Pull:
         return image_id
 
 
-class _Counting:
-    """A read-only file wrapper that reports the bytes read so far (throttled)."""
+class _Pipe:
+    """Chunks from a layer's download thread to its unpacking thread, a few in flight at most.
+    Iterating yields them, then raises the download's error if it failed. After close() (the
+    reader gave up) put() drops its chunks, so the download still finishes and is verified."""
 
-    def __init__(self, f, report):
-        self.f = f
-        self.report = report
-        self.n = 0
-        self.last = 0
+    def __init__(self, depth):
+        self._items = collections.deque()
+        self._depth = depth
+        self._cv = threading.Condition()
+        self._ended = self._closed = False
+        self._error = None
 
-    def read(self, size=-1):
-        data = self.f.read(size)
-        self.n += len(data)
-        if self.n - self.last >= PROGRESS_EVERY or (not data and self.n != self.last):
-            self.last = self.n
-            self.report(self.n)
-        return data
+    def put(self, data):
+        with self._cv:
+            while len(self._items) >= self._depth and not self._closed:
+                self._cv.wait()
+            if not self._closed:
+                self._items.append(data)
+                self._cv.notify_all()
 
-    def readable(self):
-        return True
+    def end(self, error=None):
+        with self._cv:
+            self._ended, self._error = True, error
+            self._cv.notify_all()
 
-    def peek(self, n=0):
-        return self.f.peek(n) if hasattr(self.f, "peek") else b""
+    def close(self):
+        with self._cv:
+            self._closed = True
+            self._items.clear()
+            self._cv.notify_all()
+
+    def __iter__(self):
+        while True:
+            with self._cv:
+                while not self._items and not self._ended:
+                    self._cv.wait()
+                if self._items:
+                    data = self._items.popleft()
+                    self._cv.notify_all()
+                elif self._error is not None:
+                    raise self._error
+                else:
+                    return
+            yield data

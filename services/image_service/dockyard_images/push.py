@@ -158,7 +158,7 @@ class _Push:
                 return known["digest"]
         writer = content.writer()
         try:
-            with content.open(diff_id) as src:
+            with self.store.open_layer(diff_id) as (src, _):
                 gz = gzip.GzipFile(filename="", mode="wb", fileobj=_Sink(writer),
                                    compresslevel=GZIP_LEVEL, mtime=0)
                 while True:

@@ -18,8 +18,6 @@ import re
 import urllib.parse
 from dataclasses import dataclass, field
 
-import requests
-
 from dockyard_common import errors
 
 from . import reference
@@ -155,13 +153,20 @@ def connection_error(method, url, exc):
         cause = cause.__cause__ or cause.__context__
     if cause is not None or "Connection refused" in text:
         reason = "dial tcp %s: connect: connection refused" % host
-    elif isinstance(exc, requests.Timeout):
+    elif isinstance(exc, _requests().Timeout):
         reason = "dial tcp %s: i/o timeout" % host
     elif "Name or service not known" in text or "Temporary failure in name resolution" in text:
         reason = "dial tcp: lookup %s: no such host" % _host_of(host)
     else:
         reason = text
     return errors.Unavailable('%s "%s": %s' % (method.capitalize(), url, reason))
+
+
+def _requests():
+    """requests (with urllib3, http.client, email, idna...) costs ~8 MiB of RSS: imported on
+    the first registry operation, not kept by an image-service that never talks to a registry."""
+    import requests
+    return requests
 
 
 # ----------------------------------------------------------------------------------------------
@@ -176,7 +181,7 @@ class RegistryClient:
         self.auth = auth or {}
         self.scopes = list(scopes)
         self.settings = settings or RegistrySettings()
-        self.session = session or requests.Session()
+        self.session = session or _requests().Session()
         self.session.headers["User-Agent"] = USER_AGENT
         self.authorization = ""
         self.challenge = None
@@ -200,7 +205,7 @@ class RegistryClient:
         kwargs.setdefault("timeout", self.timeout)
         try:
             return self.session.request(method, url, headers=headers, **kwargs)
-        except requests.RequestException as exc:
+        except _requests().RequestException as exc:
             raise connection_error(method, url, exc) from None
 
     def _same_host(self, url):
@@ -271,7 +276,7 @@ class RegistryClient:
                 if basic:
                     query.append(("account", basic[0]))
                 resp = self.session.get(realm, params=query, auth=basic, timeout=self.timeout)
-        except requests.RequestException as exc:
+        except _requests().RequestException as exc:
             raise connection_error("GET", realm, exc) from None
         with resp:
             if resp.status_code in (401, 403):

@@ -77,7 +77,7 @@ class Snapshotter:
     # -- committed layers ---------------------------------------------------------------------
     def _lock_for(self, key):
         with self._locks_guard:
-            return self._locks.setdefault(key, threading.Lock())
+            return self._locks.setdefault(key, threading.RLock())
 
     def ensure_committed(self, chain_id, parent, fill):
         """Make the committed snapshot chain_id exist; fill(fs_dir) -> size unpacks the layer
@@ -87,20 +87,43 @@ class Snapshotter:
                 return False
             if parent and not self.exists(parent):
                 raise errors.FailedPrecondition("parent snapshot %s does not exist" % parent)
-            tmp = tempfile.mkdtemp(prefix="new-", dir=self.root)
+            tmp = self.new_layer_dir()
             try:
-                fs = os.path.join(tmp, "fs")
-                os.mkdir(fs, 0o755)
-                size = fill(fs)
+                size = fill(os.path.join(tmp, "fs"))
+            except BaseException:
+                self.discard_layer_dir(tmp)
+                raise
+            return self.commit_layer_dir(tmp, chain_id, parent, size)
+
+    def new_layer_dir(self):
+        """A fresh directory (with an empty fs/) to unpack a layer into before it is committed:
+        independent layers unpack in parallel, then commit in chain order."""
+        tmp = tempfile.mkdtemp(prefix="new-", dir=self.root)
+        os.mkdir(os.path.join(tmp, "fs"), 0o755)
+        return tmp
+
+    def discard_layer_dir(self, tmp):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    def commit_layer_dir(self, tmp, chain_id, parent, size):
+        """Turn a directory from new_layer_dir() into the committed snapshot chain_id (the
+        directory is consumed either way). False when chain_id already existed."""
+        try:
+            with self._lock_for(chain_id):
+                if self.exists(chain_id):
+                    self.discard_layer_dir(tmp)
+                    return False
+                if parent and not self.exists(parent):
+                    raise errors.FailedPrecondition("parent snapshot %s does not exist" % parent)
                 with self.db.tx() as conn:
                     cur = conn.execute(
                         "INSERT INTO snapshots (key, parent, kind, size, created) VALUES (?,?,?,?,?)",
                         (chain_id, parent, COMMITTED, size, int(time.time())))
                     os.rename(tmp, os.path.join(self.root, str(cur.lastrowid)))
-            except BaseException:
-                shutil.rmtree(tmp, ignore_errors=True)
-                raise
-            return True
+        except BaseException:
+            self.discard_layer_dir(tmp)
+            raise
+        return True
 
     def remove_committed(self, chain_id):
         with self.db.tx() as conn:

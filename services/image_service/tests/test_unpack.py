@@ -178,3 +178,80 @@ def test_not_a_tar(dirs):
     layer, _ = dirs
     with pytest.raises(errors.InvalidArgument):
         unpack(io.BytesIO(b"this is not a tar archive" * 100), str(layer))
+
+
+# ---------------------------------------------------------------------------------------------
+# LayerReader / unpack_chunks: decompress, hash and untar a blob as its chunks arrive
+# ---------------------------------------------------------------------------------------------
+
+def _pieces(data, size):
+    return [data[i:i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("compress", ["gzip", "gzip-members", "plain", "bz2", "xz"])
+@pytest.mark.parametrize("piece", [1, 1000, 1 << 20])
+def test_layer_reader_gives_the_tar_and_its_diff_id(compress, piece):
+    import bz2
+    import gzip
+    import hashlib
+    import lzma
+    from dockyard_images.unpack import LayerReader
+    tar = make_tar([entry("a", data=os.urandom(300_000)), entry("b", data=b"x" * 500_000)])
+    blob = {"gzip": lambda d: gzip.compress(d, mtime=0),
+            "gzip-members": lambda d: gzip.compress(d[:7000]) + gzip.compress(d[7000:]) + b"\0" * 9,
+            "plain": lambda d: d, "bz2": bz2.compress, "xz": lzma.compress}[compress](tar)
+    if piece == 1 and len(blob) > 20_000:
+        blob_pieces = _pieces(blob[:5000], 1) + _pieces(blob[5000:], 4096)
+    else:
+        blob_pieces = _pieces(blob, piece)
+    reader = LayerReader(blob_pieces)
+    out = []
+    for n in iter(lambda: [512, 70_000, 1 << 20][len(out) % 3], None):
+        data = reader.read(n)
+        if not data:
+            break
+        assert len(data) <= n
+        out.append(data)
+    assert b"".join(out) == tar
+    assert reader.diff_id() == "sha256:" + hashlib.sha256(tar).hexdigest() and reader.size == len(tar)
+
+
+def test_unpack_chunks_hashes_the_whole_stream(tmp_path):
+    import gzip
+    import hashlib
+    from dockyard_images.unpack import unpack_chunks
+    tar = make_tar([entry("etc", "dir"), entry("etc/big", data=os.urandom(2_500_000))]) + b"\0" * 10240
+    size, diff_id, tar_size = unpack_chunks(_pieces(gzip.compress(tar), 65536), str(tmp_path))
+    assert (size, diff_id, tar_size) == (2_500_000, "sha256:" + hashlib.sha256(tar).hexdigest(), len(tar))
+    assert (tmp_path / "etc" / "big").stat().st_size == 2_500_000
+    # dest None: the blob is only checked
+    assert unpack_chunks([gzip.compress(tar)], None)[1:] == (diff_id, len(tar))
+
+
+@pytest.mark.parametrize("blob", [b"\x1f\x8b\x08\x00garbage" * 100,
+                                  b"\x1f\x8b" + b"\0" * 30])
+def test_unpack_chunks_refuses_a_broken_stream(tmp_path, blob):
+    import gzip
+    from dockyard_images.unpack import unpack_chunks
+    with pytest.raises(errors.InvalidArgument):
+        unpack_chunks([blob], str(tmp_path))
+    truncated = gzip.compress(make_tar([entry("f", data=os.urandom(100_000))]))[:-5000]
+    with pytest.raises(errors.InvalidArgument):
+        unpack_chunks([truncated], None)
+
+
+def test_forward_reader_seeks_only_forwards():
+    from dockyard_common.safetar import Forward
+    f = Forward(io.BytesIO(bytes(range(256)) * 4000), chunk=1000)
+    assert f.read(3) == b"\x00\x01\x02" and f.tell() == 3
+    assert f.seek(2500) == 2500 and f.read(2) == bytes([2500 % 256, 2501 % 256])
+    with pytest.raises(OSError):
+        f.seek(10)
+    r, w = os.pipe()
+    try:
+        assert f.copy_to(w, 5000) == 5000
+        assert os.read(r, 10000) == (bytes(range(256)) * 4000)[2502:7502]
+    finally:
+        os.close(r)
+        os.close(w)
+    assert len(f.read()) == 1_024_000 - 7502 and f.read(10) == b""
