@@ -18,6 +18,7 @@ root; for Docker, dockerd, containerd, containerd-shim* and docker-proxy.
 """
 
 import argparse
+import atexit
 import concurrent.futures
 import contextlib
 import os
@@ -45,7 +46,10 @@ class Engine:
         self.host = host
         self.label = label or host
         self.env = dict(os.environ, DOCKER_HOST=host, DOCKER_BUILDKIT="0")
-        self.env.setdefault("DOCKER_CONFIG", tempfile.mkdtemp(prefix="dybench-cfg-"))
+        if "DOCKER_CONFIG" not in self.env:
+            cfg = tempfile.mkdtemp(prefix="dybench-cfg-")
+            atexit.register(shutil.rmtree, cfg, True)
+            self.env["DOCKER_CONFIG"] = cfg
         self._client = None
 
     def docker(self, *args, check=True, timeout=300, input=None):
