@@ -1,9 +1,10 @@
 """What an image looks like in a registry: manifests, media types, and the metadata that ties
 local layers (by diff id) to their distributed, compressed blobs.
 
-The store keeps every layer uncompressed, named by its diff id (load/save/unpack use it). A pull
-also keeps each compressed blob as downloaded and the manifest bytes, so pushing the image back
-reproduces the very same manifest digest. Tables (in image.db):
+Loaded, imported and committed layers are kept uncompressed, named by their diff id; a pulled
+layer is kept only as its compressed blob as downloaded (images.open_layer gunzips it when save or
+an unpack needs the tar), with the manifest bytes, so pushing the image back reproduces the very
+same manifest digest. Tables (in image.db):
 
 - layer_blobs: compressed blob digest -> diff id, media type, size (pulled, or gzip'd for a push).
 - blob_repos: which registry repositories are known to hold a blob (cross-repository mount).
