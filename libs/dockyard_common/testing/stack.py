@@ -49,6 +49,8 @@ class TestStack:
             "DOCKYARD_NETWORK_POOL": "10.%d.0.0/16" % (240 + hash(self.tag) % 10),
             "DOCKYARD_IPTABLES_CHAIN_PREFIX": "DYT" + self.tag[:6].upper(),
             "DOCKYARD_LOG_LEVEL": "debug",
+            # As services/supervisord.conf: fewer glibc malloc arenas (less memory per thread).
+            "MALLOC_ARENA_MAX": "2",
         })
         self.env.update(extra_env or {})
         self.services = list(services)

@@ -205,6 +205,15 @@ def _sync_result(msg, pdir):
     return pid
 
 
+def _reap(proc, timeout=30):
+    """Reap the first conmon (it exits right after forking the monitor daemon)."""
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class PendingExec:
     """A conmon in exec mode, stopped before `runtime exec` until start()."""
 
@@ -273,8 +282,13 @@ class ConmonMonitor(Monitor):
             proc = self._spawn(spec, {"_OCI_SYNCPIPE": sync_w})
             os.close(sync_w)
             sync_w = -1
-            proc.wait(timeout=30)   # the first conmon exits once it has forked the daemon
-            pid = _sync_result(_read_json_line(sync_r, timeout), spec.dir)
+            # Block on the pipe, not on Popen.wait(timeout), which polls with growing sleeps.
+            # The first conmon exits once it has forked the daemon, so the pipe reports after
+            # (or the pipe reaches EOF when it failed early); then the reap does not block.
+            try:
+                pid = _sync_result(_read_json_line(sync_r, timeout), spec.dir)
+            finally:
+                _reap(proc)
         finally:
             os.close(sync_r)
             if sync_w >= 0:
@@ -292,10 +306,12 @@ class ConmonMonitor(Monitor):
             for fd in (sync_w, start_r, attach_w):
                 os.close(fd)
             os.write(start_w, b"0")     # first message: fork and set up the attach socket
-            proc.wait(timeout=30)
-            msg = _read_json_line(attach_r, timeout)
-            if msg is None:
-                _sync_result(_read_json_line(sync_r, 1), spec.dir)
+            try:
+                msg = _read_json_line(attach_r, timeout)
+                if msg is None:
+                    _sync_result(_read_json_line(sync_r, 1), spec.dir)
+            finally:
+                _reap(proc)
             ok = True
             return PendingExec(read_int(os.path.join(spec.dir, MONITOR_PID)), start_w, sync_r, spec.dir)
         finally:

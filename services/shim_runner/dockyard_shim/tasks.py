@@ -30,6 +30,8 @@ USER_ANNOTATION = "org.dockyard.user"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 CREATED, RUNNING, PAUSED, STOPPED = "created", "running", "paused", "stopped"
 ATTACH_DRAIN_TIMEOUT = 2.0
+PREPARE_TIMEOUT = 60.0
+ATTACH_SETTLE_TIMEOUT = 2.0
 
 
 def _rfc(ns):
@@ -65,6 +67,10 @@ class Proc:
         self.lock = threading.RLock()
         self.hub = None
         self.pending = None          # PendingExec until an exec is started
+        self.prepared = None         # an exec's monitor start: Event set once it is settled
+        self.prepare_error = None
+        self.attaching = 0           # attach() calls under way (start waits for them)
+        self.attach_cv = threading.Condition()
 
     def state(self):
         return {"id": self.cid, "exec_id": self.exec_id, "status": self.status, "pid": self.pid,
@@ -225,6 +231,12 @@ class TaskService:
 
     def start(self, cid, exec_id=""):
         proc = self._proc(cid, exec_id)
+        if exec_id:
+            self._await_prepared(proc)      # before the lock: the preparing thread takes it
+            # An attach that came first (and waited for the monitor too) subscribes before the
+            # process can write anything.
+            with proc.attach_cv:
+                proc.attach_cv.wait_for(lambda: proc.attaching == 0, ATTACH_SETTLE_TIMEOUT)
         with proc.lock:
             if proc.status in (RUNNING, PAUSED):
                 raise errors.NotModified("process already started")
@@ -240,6 +252,13 @@ class TaskService:
             except RuntimeError_ as exc:
                 raise _user_error("failed to start task: OCI runtime start failed", exc.message) from None
             return self._mark_started(proc, started_at_ns, "start")
+
+    def _await_prepared(self, proc, timeout=PREPARE_TIMEOUT):
+        """An exec's monitor is started in the background by exec(): wait for it here."""
+        if proc.prepared is not None and not proc.prepared.wait(timeout):
+            raise errors.FailedPrecondition("exec %s: the monitor did not start" % proc.exec_id)
+        if proc.prepare_error:
+            raise errors.FailedPrecondition("cannot prepare exec: %s" % proc.prepare_error)
 
     def _start_exec(self, proc):
         pending, proc.pending = proc.pending, None
@@ -339,6 +358,8 @@ class TaskService:
     def kill(self, cid, exec_id="", sig=0, all_=False):
         proc = self._proc(cid, exec_id)
         sig = sig or int(signal.SIGKILL)
+        if exec_id and proc.prepared is not None:
+            proc.prepared.wait(PREPARE_TIMEOUT)     # before the lock: the preparing thread takes it
         with proc.lock:
             if proc.status == STOPPED:
                 raise errors.FailedPrecondition("container %s is not running" % cid)
@@ -492,19 +513,42 @@ class TaskService:
                 json.dump(process, f)
             pspec = ProcessSpec(cid=cid, key=exec_id, dir=pdir, runtime=task.runtime,
                                 terminal=terminal, stdin=stdin, exec_spec=spec_path)
-            try:
-                proc.pending = self.monitor.prepare_exec(pspec)
-            except RuntimeError_ as exc:
-                shutil.rmtree(pdir, ignore_errors=True)
-                raise errors.FailedPrecondition("cannot prepare exec: %s" % exc.message) from None
-            proc.monitor_pid = proc.pending.monitor_pid
-            proc.save()
+            # The monitor starts in the background: the caller's next steps (attach, start)
+            # wait for it, so its start-up overlaps their round trips instead of adding to them.
+            proc.prepared = threading.Event()
             task.execs[exec_id] = proc
+        threading.Thread(target=self._prepare_exec, args=(proc, pspec), name="exec-prepare",
+                         daemon=True).start()
+
+    def _prepare_exec(self, proc, pspec):
+        try:
+            pending = self.monitor.prepare_exec(pspec)
+            with proc.lock:
+                proc.pending = pending
+                proc.monitor_pid = pending.monitor_pid
+                proc.save()
+        except Exception as exc:
+            proc.prepare_error = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
+            log.warning("cannot prepare exec: %s", proc.prepare_error,
+                        extra={"container_id": proc.cid, "exec_id": proc.exec_id})
+            with proc.lock:
+                proc.status = STOPPED
+                proc.exit_status = 126
+                proc.error = proc.prepare_error
+                proc.exited_at_ns = time.time_ns()
+                proc.exited.set()
+            proc.prepared.set()
+            return
+        proc.prepared.set()
         self.monitor.watch(proc.monitor_pid, lambda: self._on_exit(proc))
 
     # -- I/O -----------------------------------------------------------------------------------
 
     def _hub(self, proc):
+        try:
+            self._await_prepared(proc)
+        except errors.FailedPrecondition:
+            return None
         with proc.lock:
             if proc.hub is None:
                 if proc.status == STOPPED:
@@ -520,10 +564,17 @@ class TaskService:
     def attach(self, cid, exec_id="", stdin=False, stdout=True, stderr=True):
         """A Subscription: iterate for (stream, data); ends once the process output is drained."""
         proc = self._proc(cid, exec_id)
-        hub = self._hub(proc)
-        if hub is None:
-            return None
-        return hub.subscribe(stdout, stderr, stdin and proc.stdin)
+        with proc.attach_cv:
+            proc.attaching += 1
+        try:
+            hub = self._hub(proc)
+            if hub is None:
+                return None
+            return hub.subscribe(stdout, stderr, stdin and proc.stdin)
+        finally:
+            with proc.attach_cv:
+                proc.attaching -= 1
+                proc.attach_cv.notify_all()
 
     def close_stdin(self, cid, exec_id=""):
         proc = self._proc(cid, exec_id)
@@ -535,6 +586,8 @@ class TaskService:
 
     def resize(self, cid, exec_id, width, height):
         proc = self._proc(cid, exec_id)
+        if exec_id:
+            self._await_prepared(proc)      # the ctl fifo exists once the monitor is up
         if proc.status == STOPPED:
             raise errors.FailedPrecondition("container %s is not running" % cid)
         if not proc.terminal:

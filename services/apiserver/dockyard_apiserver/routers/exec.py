@@ -29,9 +29,10 @@ def backend():
 
 @bp.post("/containers/<ref>/exec")
 def create(ref):
-    backend().get(ref)  # 404 before the body is looked at
+    be = backend()
+    rec = be.get(ref)  # 404 before the body is looked at
     body = json_body(required=True)
-    return json_response(backend().exec_create(ref, body), status=201)
+    return json_response(be.exec_create(ref, body, rec), status=201)
 
 
 @bp.get("/exec/<exec_id>/json")
