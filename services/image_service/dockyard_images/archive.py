@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from dockyard_common import errors, safetar
 
-from . import reference
+from dockyard_common import reference
 
 MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 
 from dockyard_common import errors, ids
 
-from . import archive, diff, reference, unpack
+from dockyard_common import reference
+
+from . import archive, diff, unpack
 from .content import ContentStore
 from .db import Database
 from .distribution import DistributionMetadata

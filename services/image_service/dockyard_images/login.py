@@ -11,7 +11,7 @@ import urllib.parse
 
 from dockyard_common import errors
 
-from . import reference
+from dockyard_common import reference
 from .registry import RegistryClient, parse_auth
 
 SUCCEEDED = "Login Succeeded"

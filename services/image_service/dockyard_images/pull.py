@@ -20,7 +20,9 @@ from concurrent import futures
 
 from dockyard_common import errors, ids
 
-from . import distribution as dist, reference, unpack
+from dockyard_common import reference
+
+from . import distribution as dist, unpack
 from .images import chain_ids
 from .progress import bar
 from .registry import RegistryClient, RegistryError, parse_auth, scope

@@ -15,7 +15,9 @@ from concurrent import futures
 
 from dockyard_common import errors, ids
 
-from . import distribution as dist, reference
+from dockyard_common import reference
+
+from . import distribution as dist
 from .content import CHUNK
 from .progress import bar
 from .registry import RegistryClient, RegistryError, parse_auth, scope

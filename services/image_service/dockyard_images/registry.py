@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from dockyard_common import errors
 
-from . import reference
+from dockyard_common import reference
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 import pytest
 
 from dockyard_common import errors
-from dockyard_images import reference
+from dockyard_common import reference
 
 
 @pytest.mark.parametrize("ref,want", [
