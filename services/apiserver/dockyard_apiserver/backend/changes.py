@@ -3,12 +3,13 @@ image config, as moby's dockerfile.BuildFromConfig): CMD ENTRYPOINT ENV EXPOSE L
 USER VOLUME WORKDIR STOPSIGNAL HEALTHCHECK."""
 
 import copy
-import json
 import posixpath
 import re
 import shlex
 
 from dockyard_common import errors
+
+from ..build.parser import exec_form_args
 
 ALLOWED = ("cmd", "entrypoint", "env", "expose", "healthcheck", "label", "onbuild",
            "stopsignal", "user", "volume", "workdir")
@@ -51,12 +52,12 @@ def apply_changes(config, changes):
             elif kw == "expose":
                 ports = dict(cfg.get("ExposedPorts") or {})
                 for word in _words(rest):
-                    for port in _expand_port(word):
+                    for port in expand_port(word):
                         ports[port] = {}
                 cfg["ExposedPorts"] = ports
             elif kw == "volume":
                 vols = dict(cfg.get("Volumes") or {})
-                items = _json_array(rest)
+                items = exec_form_args(rest)
                 for v in (items if items is not None else _words(rest)):
                     if not v.strip():
                         raise errors.InvalidArgument("VOLUME specified can not be an empty string")
@@ -78,7 +79,7 @@ def apply_changes(config, changes):
                 cfg["OnBuild"] = list(cfg.get("OnBuild") or []) + [
                     " ".join([trigger[0].upper()] + trigger[1:])]
             elif kw == "healthcheck":
-                cfg["Healthcheck"] = _healthcheck(rest)
+                cfg["Healthcheck"] = healthcheck(rest)
     return cfg
 
 
@@ -99,20 +100,8 @@ def _logical_lines(text):
     return out
 
 
-def _json_array(text):
-    if not text.startswith("["):
-        return None
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return None
-    if isinstance(value, list) and all(isinstance(x, str) for x in value):
-        return value
-    return None
-
-
 def _command(rest):
-    items = _json_array(rest)
+    items = exec_form_args(rest)
     if items is not None:
         return items
     if not rest:
@@ -155,7 +144,7 @@ def _name_values(rest, name):
     return out
 
 
-def _expand_port(word):
+def expand_port(word):
     port, _, proto = word.partition("/")
     proto = (proto or "tcp").lower()
     if proto not in ("tcp", "udp", "sctp"):
@@ -181,7 +170,7 @@ def _duration(text):
     return int(sum(float(a) * _UNITS[b] for a, b in parts))
 
 
-def _healthcheck(rest):
+def healthcheck(rest):
     words = rest.split()
     if words and words[0].upper() == "NONE":
         return {"Test": ["NONE"]}
@@ -196,6 +185,6 @@ def _healthcheck(rest):
     if not words or words[0].upper() != "CMD":
         raise errors.InvalidArgument("Unknown type \"%s\" in HEALTHCHECK (try CMD)" % (words[0] if words else ""))
     cmd = rest[rest.upper().index("CMD") + 3:].strip()
-    items = _json_array(cmd)
+    items = exec_form_args(cmd)
     hc["Test"] = ["CMD"] + items if items is not None else ["CMD-SHELL", cmd]
     return hc

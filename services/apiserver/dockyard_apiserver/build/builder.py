@@ -360,7 +360,7 @@ class Builder:
         ports = dict(state.config.get("ExposedPorts") or {})
         for w in words:
             try:
-                for p in changes._expand_port(w):
+                for p in changes.expand_port(w):
                     ports[p] = {}
             except errors.InvalidArgument as exc:
                 raise BuildError(exc.message) from None
@@ -415,7 +415,7 @@ class Builder:
 
     def _do_healthcheck(self, state, inst):
         try:
-            hc = changes._healthcheck(inst.args)
+            hc = changes.healthcheck(inst.args)
         except errors.InvalidArgument as exc:
             raise BuildError(exc.message) from None
         state.config["Healthcheck"] = hc

@@ -159,7 +159,8 @@ def _unquote(value):
     return value
 
 
-def _json_list(rest):
+def exec_form_args(rest):
+    """The exec (JSON array of strings) form of an instruction's arguments, or None."""
     text = rest.strip()
     if not text.startswith("["):
         return None
@@ -223,7 +224,7 @@ def _name_values(inst, escape):
 def _parse_args(inst, escape):
     name, rest = inst.name, inst.rest.strip()
     if name in ("RUN", "CMD", "ENTRYPOINT", "SHELL"):
-        items = _json_list(rest)
+        items = exec_form_args(rest)
         if items is not None:
             inst.args, inst.json_form = items, True
         elif name == "SHELL":
@@ -245,7 +246,7 @@ def _parse_args(inst, escape):
             raise errors.InvalidArgument("ARG names can not be blank")
         inst.args = (k, v if eq else None)
     elif name in ("COPY", "ADD"):
-        items = _json_list(rest)
+        items = exec_form_args(rest)
         inst.json_form = items is not None
         items = items if items is not None else [w for w in _WS.split(rest) if w]
         if len(items) < 2:
@@ -253,7 +254,7 @@ def _parse_args(inst, escape):
                                          "Destination could not be determined." % name)
         inst.args = items
     elif name == "VOLUME":
-        items = _json_list(rest)
+        items = exec_form_args(rest)
         inst.args = items if items is not None else [w for w in _WS.split(rest) if w]
         if not inst.args:
             raise errors.InvalidArgument("VOLUME requires at least one argument")
