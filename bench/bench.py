@@ -18,6 +18,7 @@ root; for Docker, dockerd, containerd, containerd-shim* and docker-proxy.
 """
 
 import argparse
+import array
 import atexit
 import concurrent.futures
 import contextlib
@@ -149,6 +150,37 @@ def rss_kib(pids):
     return sum(_kib("/proc/%d/status" % p, "VmRSS") for p in pids)
 
 
+PAGE = os.sysconf("SC_PAGE_SIZE")
+_PRESENT = 1 << 63
+_PFN_MASK = (1 << 55) - 1
+
+
+def distinct_kib(pids):
+    """Resident memory of the processes together, each physical page counted once.
+
+    Summed RSS counts a page once per process that maps it: six Python processes each count the
+    same libpython, grpc and libc pages. This reads the page frame numbers from
+    /proc/PID/pagemap (root only) and counts their union; None when they cannot be read.
+    """
+    frames = set()
+    for pid in pids:
+        try:
+            with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/pagemap" % pid, "rb") as pm:
+                for line in maps:
+                    fields = line.split()
+                    if len(fields) > 5 and fields[5] == "[vsyscall]":
+                        continue
+                    start, end = (int(x, 16) for x in fields[0].split("-"))
+                    pm.seek(start // PAGE * 8)
+                    entries = array.array("Q", pm.read((end - start) // PAGE * 8))
+                    frames.update(e & _PFN_MASK for e in entries if e & _PRESENT)
+        except OSError:
+            continue
+    if frames and frames <= {0}:
+        return None     # PFNs hidden (not root): the union cannot be told
+    return len(frames) * PAGE // 1024
+
+
 # ------------------------------------------------------------------------------ measurements
 
 def timed(fn):
@@ -232,6 +264,7 @@ def bench_memory(e, count=20):
     settle()
     services, monitors = e.daemon_pids()
     idle_rss = rss_kib(services + monitors)
+    idle_distinct = distinct_kib(services + monitors)
     idle_pss = pss_kib(services + monitors)
     names = ["dybench-mem-%d-%d" % (os.getpid(), i) for i in range(count)]
     try:
@@ -245,6 +278,8 @@ def bench_memory(e, count=20):
         _remove(e, names)
     out = {"daemon processes (idle)": len(e.daemon_pids()[0]),
            "idle RSS of the daemon (MiB)": idle_rss / 1024,
+           "idle resident, shared pages once (MiB)":
+               idle_distinct / 1024 if idle_distinct is not None else "-",
            "idle PSS of the daemon (MiB)": idle_pss / 1024,
            "PSS with %d sleepers (MiB)" % count: busy_pss / 1024,
            "daemon PSS per running container (MiB)": (busy_pss - idle_pss) / 1024 / count}
