@@ -155,6 +155,10 @@ class FakeNetworks:
         nets.remove(network)
         return EMPTY
 
+    def Rename(self, req):
+        self.w.calls.append(("networks", "Rename", req.container_id, req.container_name))
+        return self.Endpoints(req)
+
     def Endpoints(self, req):
         return networks_pb2.EndpointsResponse(endpoints=[
             self._endpoint(req.container_id, n, bindings=self.w.bindings.get((req.container_id, n), []))

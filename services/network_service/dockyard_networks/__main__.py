@@ -6,7 +6,7 @@ from dockyard_api.networks.v1.networks_pb2_grpc import add_NetworksServicer_to_s
 from dockyard_common import grpcutil, logsetup
 from dockyard_common.paths import Layout
 
-from . import dnsfiles
+from . import dnsfiles, resolvconf
 from .bridge import Links
 from .config import NetConfig
 from .dnsserver import DnsServer
@@ -28,7 +28,7 @@ def upstreams(cfg, resolv_conf="/etc/resolv.conf"):
     host's nameservers (reached from the host's namespace, so local ones work too)."""
     if cfg.dns_upstreams is not None:
         return list(cfg.dns_upstreams)
-    return [(ip, 53) for ip in dnsfiles.nameservers(dnsfiles.read_text(resolv_conf))]
+    return [(ip, 53) for ip in resolvconf.nameservers(dnsfiles.read_text(resolv_conf))]
 
 
 def main():

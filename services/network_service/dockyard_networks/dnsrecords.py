@@ -4,11 +4,16 @@
 reads the current snapshot, which the manager swaps whole, so answers follow connect/disconnect
 at once. As Docker: only user-defined bridge networks resolve names; a container sees the names
 on the networks it is on (name, alias or short id, optionally suffixed ".<network>").
+Names not ours go to the container's --dns servers when it has IPv4 ones (libnetwork's extDNS),
+else to the service's upstreams.
 """
 
+import ipaddress
 import random
 
 from dnslib import PTR, QTYPE, RCODE, RR, A, DNSRecord
+
+from . import resolvconf
 
 TTL = 600  # Docker's embedded DNS answers with 600 s
 FORWARD = "forward"
@@ -33,6 +38,11 @@ class Records:
         self.views = {}
         # container id -> may names not ours go upstream (on a non-internal user network)
         self.forward = {}
+        # container id -> [(ip, port)] of its own --dns servers (asked from its netns)
+        self.upstreams = {}
+        # container ids whose resolv.conf sets ndots: single-label names not ours are not
+        # forwarded (libnetwork's NdotsSet), the client goes on with its search domains
+        self.ndots = set()
 
     def lookup(self, container_id, qname):
         """IPv4 addresses of `qname` as seen by the container, or None when not ours."""
@@ -65,8 +75,30 @@ class Records:
         return container_id in self.views
 
 
-def build(networks, endpoints, sandboxes):
-    """A Records snapshot from network.db rows (networks, endpoints in join order, sandboxes)."""
+def own_upstreams(dns):
+    """A sandbox's --dns servers the embedded DNS forwards to: the IPv4 ones (IPv6 ones stay in
+    the container's resolv.conf, as Docker)."""
+    out = []
+    for ip in dns or ():
+        try:
+            if ipaddress.ip_address(ip).version == 4:
+                out.append((ip, 53))
+        except ValueError:
+            continue
+    return out
+
+
+def sets_ndots(sb, host_options=()):
+    """Does the sandbox's resolv.conf set ndots itself (its --dns-option, else the host's)?"""
+    try:
+        return resolvconf.ndots_set(sb.get("dns_options") or host_options)
+    except ValueError:
+        return False  # the container then does not use the embedded DNS at all
+
+
+def build(networks, endpoints, sandboxes, host_options=()):
+    """A Records snapshot from network.db rows (networks, endpoints in join order, sandboxes);
+    host_options: the options of the host's resolv.conf."""
     nets = {n["id"]: n for n in networks if is_user_network(n)}
     names = {net_id: {} for net_id in nets}
     ptrs = {net_id: {} for net_id in nets}
@@ -86,6 +118,11 @@ def build(networks, endpoints, sandboxes):
     for cid, net_ids in member.items():
         rec.views[cid] = [(nets[i]["name"], names[i], ptrs[i]) for i in net_ids]
         rec.forward[cid] = any(not nets[i]["internal"] for i in net_ids)
+        ups = own_upstreams(sbs[cid].get("dns"))
+        if ups:
+            rec.upstreams[cid] = ups
+        if sets_ndots(sbs[cid], host_options):
+            rec.ndots.add(cid)
     return rec
 
 
@@ -120,6 +157,9 @@ def answer(records, container_id, data, can_forward=False):
                 for ip in ips:
                     reply.add_answer(RR(q.qname, QTYPE.A, rdata=A(ip), ttl=TTL))
             return reply.pack()  # AAAA and others of our names: NOERROR, no data
+        if (q.qtype in (QTYPE.A, QTYPE.AAAA) and container_id in records.ndots
+                and "." not in qname.rstrip(".")):
+            return reply.pack()  # NOERROR, no data: the client tries its search domains
     if can_forward and records.forward.get(container_id):
         return FORWARD
     reply.header.rcode = RCODE.NXDOMAIN

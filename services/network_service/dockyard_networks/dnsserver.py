@@ -4,8 +4,9 @@ One thread and one selector serve every sandbox. Each sandbox gets a UDP and a T
 to 127.0.0.11:53 *inside its netns*: they are created by a throwaway thread that entered the
 netns (netns.run_in), and a socket stays in the namespace it was created in, so this thread,
 which never leaves the host's namespace, serves them all. Queries for names that are not ours go
-to the host's resolvers from the host's namespace (so a local resolver such as 127.0.0.53
-works), or get NXDOMAIN at once when there is none.
+to the container's own --dns servers from *its* netns (as Docker: `--dns 127.0.0.1` means the
+container's loopback), else to the host's resolvers from the host's namespace (so a local
+resolver such as 127.0.0.53 works), or get NXDOMAIN at once when there is none.
 
 Sockets hold a reference to their netns: they are closed before the sandbox is destroyed.
 """
@@ -33,6 +34,13 @@ def open_in_netns(netns_path):
     return netns.run_in(netns_path, _bind_here)
 
 
+def upstream_socket(family, netns_path=None):
+    """A UDP socket for asking an upstream: in the container's netns when one is given."""
+    if netns_path:
+        return netns.run_in(netns_path, socket.socket, family, socket.SOCK_DGRAM)
+    return socket.socket(family, socket.SOCK_DGRAM)
+
+
 def _bind_here():
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -50,10 +58,11 @@ def _bind_here():
 
 
 class DnsServer:
-    def __init__(self, upstreams=(), open_sockets=open_in_netns):
+    def __init__(self, upstreams=(), open_sockets=open_in_netns, new_upstream=upstream_socket):
         self.records = dnsrecords.Records()
         self.upstreams = list(upstreams)   # [(ip, port)]
         self._open = open_sockets
+        self._new_upstream = new_upstream
         self._sel = selectors.DefaultSelector()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -62,6 +71,7 @@ class DnsServer:
         self._lock = threading.Lock()
         self._known = {}      # caller side: container id -> netns path served
         self._socks = {}      # thread side: container id -> [udp, tcp]
+        self._paths = {}      # thread side: container id -> netns path
         self._conns = {}      # tcp connection -> [container id, buffer, deadline]
         self._pending = {}    # upstream socket -> [reply fn, query, upstream index, deadline, cid]
         self._stop = False
@@ -91,7 +101,7 @@ class DnsServer:
                 if self._known.get(cid) == path:
                     continue
                 try:
-                    opened[cid] = self._open(path)
+                    opened[cid] = (*self._open(path), path)
                 except OSError as exc:
                     log.warning("cannot open the DNS socket in %s: %s", path, exc)
             for cid in gone:
@@ -165,14 +175,16 @@ class DnsServer:
             gone, opened, done = self._cmds.popleft()
             for cid in gone:
                 self._close_sandbox(cid)
-            for cid, (udp, tcp) in opened.items():
+            for cid, (udp, tcp, path) in opened.items():
                 self._close_sandbox(cid)
                 self._socks[cid] = [udp, tcp]
+                self._paths[cid] = path
                 self._sel.register(udp, selectors.EVENT_READ, ("udp", cid))
                 self._sel.register(tcp, selectors.EVENT_READ, ("listen", cid))
             done.set()
 
     def _close_sandbox(self, cid):
+        self._paths.pop(cid, None)
         for s in self._socks.pop(cid, []):
             self._drop(s)
         for conn in [c for c, st in self._conns.items() if st[0] == cid]:
@@ -189,8 +201,15 @@ class DnsServer:
             pass
         sock.close()
 
+    def _targets(self, cid):
+        """[(ip, port, netns path or None)] to forward the container's queries to."""
+        own = self.records.upstreams.get(cid)
+        if own:
+            return [(ip, port, self._paths.get(cid)) for ip, port in own]
+        return [(ip, port, None) for ip, port in self.upstreams]
+
     def _handle(self, cid, data, reply):
-        out = dnsrecords.answer(self.records, cid, data, can_forward=bool(self.upstreams))
+        out = dnsrecords.answer(self.records, cid, data, can_forward=bool(self._targets(cid)))
         if out == dnsrecords.FORWARD:
             self._forward(cid, data, reply, 0)
         elif out:
@@ -248,18 +267,24 @@ class DnsServer:
                 pass
             self._conns.pop(conn, None)
             conn.close()
-        state[2] = time.monotonic() + UPSTREAM_TIMEOUT * (len(self.upstreams) + 1)
+        state[2] = time.monotonic() + UPSTREAM_TIMEOUT * (len(self._targets(state[0])) + 1)
         self._handle(state[0], data, reply)
 
     def _forward(self, cid, data, reply, index):
-        if index >= len(self.upstreams) or len(self._pending) >= MAX_PENDING:
+        targets = self._targets(cid)
+        if index >= len(targets) or len(self._pending) >= MAX_PENDING:
             out = dnsrecords.servfail(data)
             if out:
                 reply(out)
             return
-        ip, port = self.upstreams[index]
+        ip, port, path = targets[index]
         family = socket.AF_INET6 if ":" in ip else socket.AF_INET
-        up = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            up = self._new_upstream(family, path)
+        except OSError as exc:  # e.g. the netns just went away
+            log.warning("cannot open an upstream DNS socket: %s", exc)
+            self._forward(cid, data, reply, index + 1)
+            return
         try:
             up.setblocking(False)
             up.connect((ip, port))

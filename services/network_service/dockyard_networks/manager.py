@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from dockyard_common import ids
 from dockyard_common.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 
-from . import dnsfiles, dnsrecords, ipam, portmap
+from . import dnsfiles, dnsrecords, ipam, portmap, resolvconf
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,9 @@ class NetworkManager:
         if self.dns is None:
             return
         sandboxes = self.store.sandboxes()
-        records = dnsrecords.build(self.store.networks(), self.store.endpoints(), sandboxes)
+        host_options = resolvconf.options(dnsfiles.read_text(self.host.resolv_conf))
+        records = dnsrecords.build(self.store.networks(), self.store.endpoints(), sandboxes,
+                                   host_options)
         paths = {s["container_id"]: s["netns_path"] for s in sandboxes}
         self.dns.update(records, {cid: paths[cid] for cid in records.views})
 
@@ -249,7 +251,10 @@ class NetworkManager:
 
     # ------------------------------------------------------------------ endpoints
     def attach(self, container_id, network, aliases=(), ipv4_address="", hostname="",
-               domainname="", extra_hosts=(), container_name="", port_bindings=()):
+               domainname="", extra_hosts=(), container_name="", port_bindings=(), dns=(),
+               dns_search=(), dns_options=()):
+        """Join `network`, making the sandbox first if there is none (hostname, extra hosts,
+        name and the --dns* lists only count then: they are the sandbox's)."""
         if not container_id:
             raise InvalidArgument("container id is required")
         wanted = [portmap.normalise(b) for b in port_bindings]
@@ -261,6 +266,10 @@ class NetworkManager:
         with self.lock:
             net = self.resolve(network)
             sb = self.store.sandbox(container_id)
+            if sb is not None and container_name and sb["container_name"] != container_name:
+                # renamed while the service could not be told (see rename)
+                self.store.update_sandbox(container_id, container_name=container_name)
+                sb = self.store.sandbox(container_id)
             if self.store.endpoint(container_id, net["id"]):
                 raise Conflict("endpoint with name %s already exists in network %s"
                                % (container_name or container_id[:12], net["name"]))
@@ -278,7 +287,9 @@ class NetworkManager:
             created = False
             if sb is None:
                 sb = self._create_sandbox(container_id, net, hostname, domainname,
-                                          extra_hosts, container_name)
+                                          extra_hosts, container_name,
+                                          {"dns": list(dns), "dns_search": list(dns_search),
+                                           "dns_options": list(dns_options)})
                 created = True
             try:
                 ep = self._join(sb, net, list(aliases), requested, mine, wanted)
@@ -287,24 +298,24 @@ class NetworkManager:
                     self._destroy_sandbox(sb)
                 raise
             self._write_hosts(sb)
-            if dnsrecords.is_user_network(net) and not created:
+            if dnsrecords.is_user_network(net):
                 self._use_embedded_dns(sb)
             self._refresh_dns()
             return self._endpoint_view(ep, net, sb)
 
-    def _create_sandbox(self, container_id, net, hostname, domainname, extra_hosts, name):
+    def _create_sandbox(self, container_id, net, hostname, domainname, extra_hosts, name, dns):
+        """`dns`: the --dns, --dns-search and --dns-option lists (kept with the sandbox)."""
         files = self.cfg.sandbox_files_dir(container_id)
         os.makedirs(files, exist_ok=True)
         host_mode = net["driver"] == "host"
         netns_path = "" if host_mode else self.cfg.netns_path(container_id)
+        host_resolv = dnsfiles.read_text(self.host.resolv_conf)
         if host_mode:
             hostname = hostname or self.host.hostname()
-            resolv = dnsfiles.read_text(self.host.resolv_conf)
+            resolv = resolvconf.host_mode_resolv_conf(host_resolv, **dns)
         else:
             hostname = hostname or container_id[:12]
-            host_resolv = dnsfiles.read_text(self.host.resolv_conf)
-            user_net = net["driver"] == "bridge" and not net["predefined"]
-            resolv = dnsfiles.render_resolv_conf(host_resolv, embedded_dns=user_net)
+            resolv = resolvconf.sandbox_resolv_conf(host_resolv, **dns)
         dnsfiles.write_in_place(os.path.join(files, "resolv.conf"), resolv)
         dnsfiles.write_in_place(os.path.join(files, "hostname"), hostname + "\n")
         if not host_mode:
@@ -314,17 +325,23 @@ class NetworkManager:
         self.store.add_sandbox(container_id=container_id, netns_path=netns_path, files_dir=files,
                                hostname=hostname, domainname=domainname,
                                extra_hosts=list(extra_hosts), container_name=name,
-                               mode="host" if host_mode else "netns")
+                               mode="host" if host_mode else "netns", **dns)
         log.info("sandbox created", extra={"container_id": container_id, "netns": netns_path})
         return self.store.sandbox(container_id)
 
     def _use_embedded_dns(self, sb):
-        """A sandbox joining its first user network gets 127.0.0.11 (as Docker's resolver
-        start rewrites resolv.conf); the file is bind-mounted, so it is rewritten in place."""
+        """A sandbox joining its first user network gets 127.0.0.11 over its current file (as
+        Docker's resolver start rewrites resolv.conf); the file is bind-mounted, so it is
+        rewritten in place. A bad ndots option leaves the file as it is (Docker logs it)."""
         path = os.path.join(sb["files_dir"], "resolv.conf")
-        if not dnsfiles.is_embedded(dnsfiles.read_text(path)):
-            dnsfiles.write_in_place(path, dnsfiles.render_resolv_conf(
-                dnsfiles.read_text(self.host.resolv_conf), embedded_dns=True))
+        current = dnsfiles.read_text(path)
+        if resolvconf.is_embedded(current):
+            return
+        try:
+            dnsfiles.write_in_place(path, resolvconf.embedded_resolv_conf(current))
+        except ValueError as exc:
+            log.warning("embedded DNS not set in resolv.conf: %s",
+                        exc, extra={"container_id": sb["container_id"]})
 
     def _join(self, sb, net, aliases, requested, mine, wanted=()):
         ep = {"endpoint_id": ids.new_id(), "container_id": sb["container_id"],
@@ -476,6 +493,18 @@ class NetworkManager:
         ips = [e["ip"] for e in self.store.endpoints(container_id=sb["container_id"]) if e["ip"]]
         dnsfiles.write_in_place(path, dnsfiles.render_hosts(ips, sb["hostname"], sb["domainname"],
                                                             extra))
+
+    def rename(self, container_id, container_name):
+        """`docker rename`: the embedded DNS answers the new name (and no longer the old one)
+        and the endpoints show it; aliases are untouched. Returns the endpoint views."""
+        with self.lock:
+            if self.store.sandbox(container_id) is None:
+                raise NotFound("container %s has no network sandbox" % container_id)
+            self.store.update_sandbox(container_id, container_name=container_name)
+            self._refresh_dns()
+            log.info("sandbox renamed", extra={"container_id": container_id,
+                                               "container_name": container_name})
+        return self.endpoints(container_id)
 
     def endpoints(self, container_id):
         with self.lock:

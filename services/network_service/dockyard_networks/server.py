@@ -65,7 +65,9 @@ class NetworksServicer(networks_pb2_grpc.NetworksServicer):
                              ipv4_address=request.ipv4_address, hostname=request.hostname,
                              domainname=request.domainname, extra_hosts=list(request.extra_hosts),
                              container_name=request.container_name,
-                             port_bindings=[binding_dict(b) for b in request.port_bindings])
+                             port_bindings=[binding_dict(b) for b in request.port_bindings],
+                             dns=list(request.dns), dns_search=list(request.dns_search),
+                             dns_options=list(request.dns_options))
         return endpoint_pb(view)
 
     def Detach(self, request, context):
@@ -75,3 +77,7 @@ class NetworksServicer(networks_pb2_grpc.NetworksServicer):
     def Endpoints(self, request, context):
         return pb.EndpointsResponse(endpoints=[endpoint_pb(v)
                                                for v in self.m.endpoints(request.container_id)])
+
+    def Rename(self, request, context):
+        views = self.m.rename(request.container_id, request.container_name)
+        return pb.EndpointsResponse(endpoints=[endpoint_pb(v) for v in views])

@@ -39,7 +39,10 @@ CREATE TABLE IF NOT EXISTS sandboxes (
     domainname TEXT NOT NULL DEFAULT '',
     extra_hosts TEXT NOT NULL DEFAULT '[]',
     container_name TEXT NOT NULL DEFAULT '',
-    mode TEXT NOT NULL DEFAULT 'netns'
+    mode TEXT NOT NULL DEFAULT 'netns',
+    dns TEXT NOT NULL DEFAULT '[]',
+    dns_search TEXT NOT NULL DEFAULT '[]',
+    dns_options TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS endpoints (
     endpoint_id TEXT PRIMARY KEY,
@@ -67,7 +70,12 @@ CREATE TABLE IF NOT EXISTS ports (
 );
 """
 
-_JSON = {"options", "labels", "extra_hosts", "aliases"}
+# Columns added after the first release: ALTERed into an older network.db at open.
+ADDED_COLUMNS = {"sandboxes": (("dns", "TEXT NOT NULL DEFAULT '[]'"),
+                               ("dns_search", "TEXT NOT NULL DEFAULT '[]'"),
+                               ("dns_options", "TEXT NOT NULL DEFAULT '[]'"))}
+
+_JSON = {"options", "labels", "extra_hosts", "aliases", "dns", "dns_search", "dns_options"}
 
 
 def _row(cursor, row):
@@ -90,7 +98,15 @@ class Store:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
+        self._add_missing_columns()
         self._lock = threading.RLock()
+
+    def _add_missing_columns(self):
+        for table, columns in ADDED_COLUMNS.items():
+            have = {r["name"] for r in self.db.execute("PRAGMA table_info(%s)" % table)}
+            for name, decl in columns:
+                if name not in have:
+                    self.db.execute("ALTER TABLE %s ADD COLUMN %s %s" % (table, name, decl))
 
     def close(self):
         self.db.close()
@@ -155,6 +171,12 @@ class Store:
 
     def sandboxes(self):
         return self._exec("SELECT * FROM sandboxes").fetchall()
+
+    def update_sandbox(self, container_id, **values):
+        values = _enc(values)
+        sets = ", ".join("%s = ?" % k for k in values)
+        self._exec("UPDATE sandboxes SET %s WHERE container_id = ?" % sets,
+                   (*values.values(), container_id))
 
     def delete_sandbox(self, container_id):
         self._exec("DELETE FROM sandboxes WHERE container_id = ?", (container_id,))

@@ -4,8 +4,6 @@ import pytest
 
 from dockyard_networks import dnsfiles
 
-HOST = "search example.test\nnameserver 127.0.0.53\nnameserver 10.255.255.53\noptions edns0\n"
-
 
 def test_hosts_file():
     text = dnsfiles.render_hosts(["10.213.0.2"], "abc123", extra_hosts=["db.internal:10.1.2.3"])
@@ -29,25 +27,6 @@ def test_hosts_file_without_address():
 def test_bad_extra_host():
     with pytest.raises(ValueError):
         dnsfiles.parse_extra_host("nocolon")
-
-
-def test_resolv_conf_drops_local_nameservers():
-    out = dnsfiles.render_resolv_conf(HOST)
-    assert "127.0.0.53" not in out
-    assert "nameserver 10.255.255.53" in out
-    assert "search example.test" in out and "options edns0" in out
-
-
-def test_resolv_conf_falls_back_to_google():
-    out = dnsfiles.render_resolv_conf("nameserver 127.0.0.1\nsearch lan\n")
-    assert out.splitlines() == ["search lan", "nameserver 8.8.8.8", "nameserver 8.8.4.4"]
-
-
-def test_resolv_conf_embedded_dns():
-    out = dnsfiles.render_resolv_conf(HOST, embedded_dns=True)
-    assert out.splitlines() == ["nameserver 127.0.0.11", "search example.test", "options edns0"]
-    out = dnsfiles.render_resolv_conf("nameserver 1.1.1.1\n", embedded_dns=True)
-    assert out.splitlines() == ["nameserver 127.0.0.11", "options ndots:0"]
 
 
 def test_write_in_place_keeps_inode(tmp_path):

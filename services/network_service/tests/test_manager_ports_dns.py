@@ -105,7 +105,8 @@ def test_dns_follows_connect_and_disconnect(dns_manager):
     m.attach(C2, "app")                           # network connect
     assert set(dns.wanted) == {C1, C2}
     assert dns.records.lookup(C2, "web") == [e1["ip"]]
-    assert open(resolv2).read().startswith("nameserver 127.0.0.11\n")
+    assert open(resolv2).read() == ("search example.test\nnameserver 127.0.0.11\n"
+                                    "options edns0 ndots:0\n")
     m.detach(C1, "app")                           # network disconnect
     assert dns.records.lookup(C2, "web") is None and set(dns.wanted) == {C2}
     m.detach(C2, "")

@@ -121,7 +121,7 @@ class PruneNetworksResponse(_message.Message):
     def __init__(self, removed: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AttachRequest(_message.Message):
-    __slots__ = ("container_id", "network", "aliases", "ipv4_address", "hostname", "domainname", "extra_hosts", "container_name", "port_bindings")
+    __slots__ = ("container_id", "network", "aliases", "ipv4_address", "hostname", "domainname", "extra_hosts", "container_name", "port_bindings", "dns", "dns_search", "dns_options")
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
@@ -131,6 +131,9 @@ class AttachRequest(_message.Message):
     EXTRA_HOSTS_FIELD_NUMBER: _ClassVar[int]
     CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
     PORT_BINDINGS_FIELD_NUMBER: _ClassVar[int]
+    DNS_FIELD_NUMBER: _ClassVar[int]
+    DNS_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    DNS_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     network: str
     aliases: _containers.RepeatedScalarFieldContainer[str]
@@ -140,7 +143,10 @@ class AttachRequest(_message.Message):
     extra_hosts: _containers.RepeatedScalarFieldContainer[str]
     container_name: str
     port_bindings: _containers.RepeatedCompositeFieldContainer[PortBinding]
-    def __init__(self, container_id: _Optional[str] = ..., network: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., ipv4_address: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., extra_hosts: _Optional[_Iterable[str]] = ..., container_name: _Optional[str] = ..., port_bindings: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ...) -> None: ...
+    dns: _containers.RepeatedScalarFieldContainer[str]
+    dns_search: _containers.RepeatedScalarFieldContainer[str]
+    dns_options: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, container_id: _Optional[str] = ..., network: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., ipv4_address: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., extra_hosts: _Optional[_Iterable[str]] = ..., container_name: _Optional[str] = ..., port_bindings: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ..., dns: _Optional[_Iterable[str]] = ..., dns_search: _Optional[_Iterable[str]] = ..., dns_options: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PortBinding(_message.Message):
     __slots__ = ("host_ip", "host_port", "container_port", "protocol")
@@ -205,6 +211,14 @@ class EndpointsRequest(_message.Message):
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     def __init__(self, container_id: _Optional[str] = ...) -> None: ...
+
+class RenameRequest(_message.Message):
+    __slots__ = ("container_id", "container_name")
+    CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
+    container_id: str
+    container_name: str
+    def __init__(self, container_id: _Optional[str] = ..., container_name: _Optional[str] = ...) -> None: ...
 
 class EndpointsResponse(_message.Message):
     __slots__ = ("endpoints",)

@@ -75,6 +75,11 @@ class NetworksStub:
                 request_serializer=dockyard__api_dot_networks_dot_v1_dot_networks__pb2.EndpointsRequest.SerializeToString,
                 response_deserializer=dockyard__api_dot_networks_dot_v1_dot_networks__pb2.EndpointsResponse.FromString,
                 _registered_method=True)
+        self.Rename = channel.unary_unary(
+                '/dockyard_api.networks.v1.Networks/Rename',
+                request_serializer=dockyard__api_dot_networks_dot_v1_dot_networks__pb2.RenameRequest.SerializeToString,
+                response_deserializer=dockyard__api_dot_networks_dot_v1_dot_networks__pb2.EndpointsResponse.FromString,
+                _registered_method=True)
 
 
 class NetworksServicer:
@@ -134,6 +139,14 @@ class NetworksServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Rename(self, request, context):
+        """`docker rename`: the sandbox's endpoints take the new container name (the embedded DNS
+        answers it and no longer the old one; aliases unchanged). NotFound without a sandbox.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_NetworksServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -175,6 +188,11 @@ def add_NetworksServicer_to_server(servicer, server):
             'Endpoints': grpc.unary_unary_rpc_method_handler(
                     servicer.Endpoints,
                     request_deserializer=dockyard__api_dot_networks_dot_v1_dot_networks__pb2.EndpointsRequest.FromString,
+                    response_serializer=dockyard__api_dot_networks_dot_v1_dot_networks__pb2.EndpointsResponse.SerializeToString,
+            ),
+            'Rename': grpc.unary_unary_rpc_method_handler(
+                    servicer.Rename,
+                    request_deserializer=dockyard__api_dot_networks_dot_v1_dot_networks__pb2.RenameRequest.FromString,
                     response_serializer=dockyard__api_dot_networks_dot_v1_dot_networks__pb2.EndpointsResponse.SerializeToString,
             ),
     }
@@ -393,6 +411,33 @@ class Networks:
             target,
             '/dockyard_api.networks.v1.Networks/Endpoints',
             dockyard__api_dot_networks_dot_v1_dot_networks__pb2.EndpointsRequest.SerializeToString,
+            dockyard__api_dot_networks_dot_v1_dot_networks__pb2.EndpointsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Rename(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard_api.networks.v1.Networks/Rename',
+            dockyard__api_dot_networks_dot_v1_dot_networks__pb2.RenameRequest.SerializeToString,
             dockyard__api_dot_networks_dot_v1_dot_networks__pb2.EndpointsResponse.FromString,
             options,
             channel_credentials,

@@ -66,6 +66,11 @@ def check_endpoint_config(name, cfg):
         raise errors.InvalidArgument(IP_ERROR)
 
 
+def _strings(values):
+    """A HostConfig list that may be null (Dns, DnsSearch, DnsOptions)."""
+    return [str(v) for v in values or [] if v is not None]
+
+
 def clear_runtime(entry):
     for key in RUNTIME_KEYS:
         entry.pop(key, None)
@@ -156,7 +161,9 @@ class ContainerNetworks:
             ipv4_address=(cfg.get("IPAMConfig") or {}).get("IPv4Address") or "",
             hostname=config.get("Hostname") or "", domainname=config.get("Domainname") or "",
             extra_hosts=list(hc.get("ExtraHosts") or []), container_name=name,
-            port_bindings=[networks_pb2.PortBinding(**b) for b in port_bindings])
+            port_bindings=[networks_pb2.PortBinding(**b) for b in port_bindings],
+            dns=_strings(hc.get("Dns")), dns_search=_strings(hc.get("DnsSearch")),
+            dns_options=_strings(hc.get("DnsOptions")))
 
     # ------------------------------------------------------------------ start / stop
     def attach(self, rec):
@@ -293,6 +300,35 @@ class ContainerNetworks:
             doc["order"] = [n for n in order if n != net.name]
             self._save(rec.id, doc)
         self._event("disconnect", net, rec.id)
+
+    # ------------------------------------------------------------------ rename
+    def renamed(self, rec):
+        """After `docker rename` (`rec`: the renamed record): the endpoints and the embedded DNS
+        take the new name and stop answering the old one (libnetwork's sandbox Rename), and the
+        record's DNSNames follow. A failure is logged: the next start's attach renames too."""
+        doc = views.loads(rec.network_json, {}) or {}
+        if (doc.get("mode") or "").startswith("container:"):
+            return  # no sandbox of its own
+        try:
+            eps = self.c.networks.Rename(networks_pb2.RenameRequest(
+                container_id=rec.id, container_name=rec.name)).endpoints
+        except errors.NotFound:
+            return
+        except errors.DockyardError as exc:
+            log.warning("renaming the endpoints of %s failed: %s", rec.id[:12], exc)
+            return
+        with self.backend.lock(rec.id):
+            rec = self.backend.get(rec.id)
+            doc = views.loads(rec.network_json, {}) or {}
+            networks = doc.get("networks") or {}
+            changed = False
+            for ep in eps:
+                entry = networks.get(ep.network_name)
+                if entry is not None and entry.get("endpoint_id") == ep.endpoint_id:
+                    entry["dns_names"] = list(ep.dns_names) or None
+                    changed = True
+            if changed:
+                self._save(rec.id, doc)
 
     def _event(self, action, net, cid):
         self.backend.daemon.events.emit("network", action, net.id,

@@ -498,6 +498,7 @@ class ContainerBackend:
             renamed = self.c.containers.Rename(containers_pb2.RenameContainerRequest(ref=rec.id, new_name=new_name))
         except errors.Conflict as exc:
             raise errors.Conflict(self._conflict_message(new_name, str(exc))) from None
+        self.nets.renamed(renamed)  # the embedded DNS answers the new name
         self.emit(renamed, "rename", oldName="/" + rec.name)
 
     def top(self, ref, ps_args="-ef"):
