@@ -102,16 +102,30 @@ def test_pull_relays_progress_and_emits_event(client, daemon, calls):
     assert ev[0]["Actor"]["Attributes"] == {"name": "127.0.0.1:5000/conformance/x", "k": "v"}
 
 
-def test_pull_tag_may_be_a_digest_and_defaults_to_latest(client, calls):
+def test_pull_tag_may_be_a_digest_and_a_bare_name_pulls_all_tags(client, calls):
     calls.next = FakeCall([P(id="x", done=True)])
     assert client.post("/images/create?fromImage=a/b&tag=" + DIGEST).status_code == 200
-    assert calls.requests[-1].ref == "a/b@" + DIGEST
+    assert calls.requests[-1].ref == "a/b@" + DIGEST and not calls.requests[-1].all_tags
     calls.next = FakeCall([P(id="x", done=True)])
     client.post("/images/create?fromImage=docker.io/library/busybox")
-    assert calls.requests[-1].ref == "busybox:latest"
+    assert calls.requests[-1].ref == "busybox" and calls.requests[-1].all_tags
+    calls.next = FakeCall([P(id="x", done=True)])
+    client.post("/images/create?fromImage=busybox:1.36")
+    assert calls.requests[-1].ref == "busybox:1.36" and not calls.requests[-1].all_tags
     assert client.post("/images/create?fromImage=Bad/Name").status_code == 400
     assert pull_reference("a/b:old", "new").tag == "new"
-    assert str(pull_reference("a/b:", "")) == "a/b:latest"
+    assert str(pull_reference("a/b:", "")) == "a/b"
+
+
+def test_pull_all_tags_event_names_the_repository(client, daemon, calls):
+    calls.next = FakeCall([P(id="a", status="Pulling from x"), P(status="Digest: " + DIGEST),
+                           P(status="Status: Downloaded newer image for 127.0.0.1:5000/x"),
+                           P(done=True)])
+    lines = _lines(client.post("/images/create?fromImage=127.0.0.1:5000/x"))
+    assert lines[-1] == {"status": "Status: Downloaded newer image for 127.0.0.1:5000/x"}
+    ev = [e for e in daemon.events._ring if e["Action"] == "pull"]
+    assert [e["Actor"]["ID"] for e in ev] == ["127.0.0.1:5000/x"]
+    assert ev[0]["Actor"]["Attributes"] == {"name": "127.0.0.1:5000/x"}
 
 
 def test_pull_error_before_the_first_line_is_an_http_error(client, daemon, calls):

@@ -1,7 +1,7 @@
 """Image archives: reading docker-archive / OCI-archive tarballs and streaming docker-archives.
 
 Reading works on a seekable spooled file, so no archive is ever held in memory; each layer is
-handed out as a file object decompressed on the fly (gzip, bzip2, xz, or plain).
+handed out as a file object decompressed on the fly (gzip, bzip2, xz, zstd, or plain).
 """
 
 import bz2
@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from dockyard_common import errors, safetar
 
 from dockyard_common import reference
+
+from . import zstd
 
 MEDIA_OCI_INDEX = "application/vnd.oci.image.index.v1+json"
 MEDIA_DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -156,7 +158,7 @@ def open_layer(tar, name):
 
 
 def decompressed(fileobj):
-    """Wrap a stream so it reads uncompressed bytes, sniffing gzip / bzip2 / xz magic."""
+    """Wrap a stream so it reads uncompressed bytes, sniffing gzip / bzip2 / xz / zstd magic."""
     buf = fileobj if hasattr(fileobj, "peek") else io.BufferedReader(fileobj, CHUNK)
     head = buf.peek(6)[:6]
     if head.startswith(b"\x1f\x8b"):
@@ -165,8 +167,8 @@ def decompressed(fileobj):
         return bz2.BZ2File(buf, "rb")
     if head.startswith(b"\xfd7zXZ\x00"):
         return lzma.LZMAFile(buf, "rb")
-    if head.startswith(b"\x28\xb5\x2f\xfd"):
-        raise errors.InvalidArgument("zstd-compressed layers are not supported")
+    if head.startswith(zstd.MAGIC):
+        return zstd.ZstdReader(buf, CHUNK)
     return buf
 
 

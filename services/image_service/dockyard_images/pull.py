@@ -1,14 +1,18 @@
 """docker pull: manifest (list) -> config -> layers, each blob verified while it streams.
 
 A layer is handled in one pass: while its compressed blob downloads (thread 1: read, sha256,
-write into the content store), the same chunks are gunzipped, hashed for the diff id and untarred
-by the safe extractor straight into a fresh snapshot directory (thread 2). No uncompressed tar is
-written: the compressed blob is the stored layer (images.py decompresses it for save). Only when
-the blob matched its digest and the tar its diff id is the directory committed as the chain's
-snapshot, in chain order; otherwise nothing of it stays. Layers run in parallel (a small pool).
-The manifest is kept too, so a push of the pulled image gives the same digest. Everything the
-pull stores is leased, so gc leaves it alone until the image is recorded; on failure a gc
-removes what was stored.
+write into the content store), the same chunks are decompressed, hashed for the diff id and
+untarred by the safe extractor straight into a fresh snapshot directory (thread 2). No
+uncompressed tar is written: the compressed blob is the stored layer (images.py decompresses it
+for save). Only when the blob matched its digest and the tar its diff id is the directory
+committed as the chain's snapshot, in chain order; otherwise nothing of it stays. Layers run in
+parallel (a small pool). Layers may be gzip, zstd (OCI tar+zstd), bzip2, xz or plain tars:
+LayerReader sniffs which. The manifest is kept too, so a push of the pulled image gives the same
+digest (unless it has zstd layers: push sends gzip, as Docker). Everything the pull stores is
+leased, so gc leaves it alone until the image is recorded; on failure a gc removes what was
+stored.
+
+`docker pull -a` (a bare name with all_tags) lists the repository's tags and pulls each in turn.
 """
 
 import collections
@@ -72,9 +76,13 @@ class Puller:
         self.session_factory = session_factory
         self.workers = workers
 
-    def pull(self, ref, emit, platform="", auth_json=""):
-        """Pull ref, reporting through emit(**fields); returns (image_id, repo digest)."""
-        parsed = reference.parse(ref).with_default_tag()
+    def pull(self, ref, emit, platform="", auth_json="", all_tags=False):
+        """Pull ref, reporting through emit(**fields); returns (image_id, repo digest).
+        all_tags with a bare name: every tag of the repository (docker pull -a); returns ("", "")."""
+        parsed = reference.parse(ref)
+        all_tags = all_tags and not parsed.tag and not parsed.digest
+        if not all_tags:
+            parsed = parsed.with_default_tag()
         auth = parse_auth(auth_json)
         platform = platform or "linux/amd64"
         dist.parse_platform(platform)
@@ -83,6 +91,8 @@ class Puller:
             client = RegistryClient(base, auth, [scope(parsed.path, "pull")], self.settings,
                                     self.session_factory() if self.session_factory else None)
             try:
+                if all_tags:
+                    return self._pull_all(client, parsed, platform, emit)
                 return _Pull(self, client, parsed, platform, emit).run()
             except errors.DockyardError as exc:
                 if i + 1 == len(endpoints):
@@ -93,14 +103,43 @@ class Puller:
                 client.close()
 
 
+    def _pull_all(self, client, name, platform, emit):
+        """Every tag the registry lists, in its order (as dockerd's pullV2Repository): each
+        tag's section ends with its Digest line; one Status line for the repository at the end.
+        The first failing tag ends the pull."""
+        client.ping()
+        try:
+            tags = client.list_tags(name.path)
+        except RegistryError as exc:
+            raise not_found(exc, name) from None
+        changed = False
+        for tag in tags:
+            try:
+                tag_ref = reference.parse("%s:%s" % (name.name, tag))
+            except errors.InvalidArgument:
+                raise errors.Unavailable("registry lists an invalid tag %r for %s"
+                                         % (tag, name.familiar_name)) from None
+            pull = _Pull(self, client, tag_ref, platform, emit, final_status=False)
+            pull.run(ping=False)
+            changed = changed or pull.changed
+        emit(status="Status: " + _verdict(changed) + name.familiar_name)
+        return "", ""
+
+
+def _verdict(changed):
+    return "Downloaded newer image for " if changed else "Image is up to date for "
+
+
 class _Pull:
-    def __init__(self, puller, client, ref, platform, emit):
+    def __init__(self, puller, client, ref, platform, emit, final_status=True):
         self.store = puller.store
         self.workers = puller.workers
         self.client = client
         self.ref = ref
         self.platform = platform
         self.emit = emit
+        self.final_status = final_status     # False within a pull -a: one Status line at the end
+        self.changed = False                 # the tag (or digest) now names another image
         self.repo = "%s/%s" % (client.host, ref.path)   # where the blobs are known to live
 
     # -- manifests --------------------------------------------------------------------------------
@@ -132,23 +171,20 @@ class _Pull:
         return top, body, doc, media, digest
 
     # -- the pull ---------------------------------------------------------------------------------
-    def run(self):
-        self.client.ping()
+    def run(self, ping=True):
+        if ping:     # a pull -a pings once for all its tags
+            self.client.ping()
         self.emit(id=self.ref.digest or self.ref.tag, status="Pulling from " + self.ref.path)
         top, body, doc, media, manifest_digest = self.resolve()
         config_desc, layers = dist.manifest_layers(doc)
         config_digest = config_desc["digest"]
-        for layer in layers:
-            if "zstd" in layer.get("mediaType", ""):
-                raise errors.FailedPrecondition("%s: zstd-compressed layers are not supported"
-                                                % self.ref.familiar())
         try:
             with self.store.lease([config_digest, manifest_digest] + [l["digest"] for l in layers]) as lease:
                 config = self._config(config_digest)
                 diff_ids = self._diff_ids(config, layers)
                 for key in diff_ids + chain_ids(diff_ids):
                     lease.add(key)
-                self._layers(layers, diff_ids)
+                self._layers(layers, diff_ids, self.store._row(config_digest) is not None)
                 image_id = self._record(config, config_digest, body, media, manifest_digest, top)
         except BaseException:
             self.store.gc()    # nothing of a failed pull stays behind
@@ -210,17 +246,23 @@ class _Pull:
         row = self.store.dist.layer_blob(digest)
         return digest == diff_id or (row is not None and row["diff_id"] == diff_id)
 
-    def _layers(self, layers, diff_ids):
+    def _layers(self, layers, diff_ids, image_known=False):
+        """image_known: dockerd downloads nothing for an image it has, and writes no line per
+        layer; we still make sure every snapshot is there (from the stored layers)."""
         store = self.store
         chains = chain_ids(diff_ids)
         plan, seen = [], set()    # per layer: (fetch the blob?, unpack it?, repeats a blob?)
         for desc, diff_id, chain in zip(layers, diff_ids, chains):
             digest = desc["digest"]
-            fetch = not self._has_blob(digest, diff_id)
-            fill = not store.snapshots.exists(chain)
+            if image_known and store.has_layer(diff_id):
+                fetch = fill = False      # _commit unpacks a missing snapshot from the store
+            else:
+                fetch = not self._has_blob(digest, diff_id)
+                fill = not store.snapshots.exists(chain)
             plan.append((fetch, fill, digest in seen))
             if not fetch and not fill:
-                self.emit(id=_short(digest), status="Already exists")
+                if not image_known:
+                    self.emit(id=_short(digest), status="Already exists")
             elif digest not in seen:
                 self.emit(id=_short(digest), status="Pulling fs layer")
             seen.add(digest)
@@ -377,8 +419,9 @@ class _Pull:
             if self.ref.tag:
                 store._set_tag(self.ref.familiar(), image_id)
         self.emit(status="Digest: " + top)
-        verdict = "Image is up to date for " if before == image_id else "Downloaded newer image for "
-        self.emit(status="Status: " + verdict + self.ref.familiar())
+        self.changed = before != image_id
+        if self.final_status:
+            self.emit(status="Status: " + _verdict(self.changed) + self.ref.familiar())
         log.info("pulled %s as image %s (%s)", self.ref.familiar(), image_id, top)
         return image_id
 

@@ -2,7 +2,8 @@
 the same registry has), then the config, then the manifest; RepoDigests recorded.
 
 A pulled (or already pushed) image is pushed with its stored manifest, so its digest does not
-change. An image made here (load, import, commit) gets gzip'd layer blobs made deterministically
+change, unless that manifest has zstd layers (Docker pushes gzip only). An image made here
+(load, import, commit), or with zstd layers, gets gzip'd layer blobs made deterministically
 (gzip mtime 0, fixed level, no file name), cached with their diff id, and a Docker v2 schema 2
 manifest, so pushing it again gives the same digest.
 """
@@ -140,6 +141,8 @@ class _Push:
                 known = self.store.dist.layer_blob(layer["digest"])
                 if not known or known["diff_id"] != diff_id or not content.exists(layer["digest"]):
                     break
+                if "zstd" in (layer.get("mediaType") or ""):
+                    break     # Docker pushes gzip'd layers only: a new manifest
                 descs.append((layer["digest"], int(layer.get("size") or 0), diff_id))
             else:
                 return body, rec["media_type"], descs

@@ -28,6 +28,7 @@ DEFAULT_REGISTRY = "registry-1.docker.io"
 CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 60.0
 USER_AGENT = "dockyard (docker-compatible)"
+MAX_TAGS_PAGE = 16 * 1024 * 1024     # bytes of one tags/list answer
 _CHALLENGE_PARAM = re.compile(r'(\w+)\s*=\s*"([^"]*)"')
 
 
@@ -307,6 +308,30 @@ class RegistryClient:
             raise errors.Unavailable("manifest %s is too large" % ref)
         return resp, body
 
+    def list_tags(self, path, max_pages=1000):
+        """Every tag of GET /v2/<path>/tags/list, in the registry's order, following the
+        Link: <...>; rel="next" pages (as distribution's client does)."""
+        url, tags = self.url("/v2/%s/tags/list" % path), []
+        for _ in range(max_pages):
+            resp = self.request("GET", url, stream=True)
+            with resp:
+                if resp.status_code != 200:
+                    raise registry_error(resp)
+                body = resp.raw.read(MAX_TAGS_PAGE + 1, decode_content=True)
+                link = resp.headers.get("Link", "")
+            if len(body) > MAX_TAGS_PAGE:
+                raise errors.Unavailable("tag list of %s is too large" % path)
+            try:
+                page = json.loads(body).get("tags") or []
+            except (ValueError, AttributeError):
+                raise errors.Unavailable("registry sent an invalid tag list for %s" % path) from None
+            tags += [t for t in page if isinstance(t, str)]
+            next_url = _next_link(link)
+            if not next_url:
+                return tags
+            url = urllib.parse.urljoin(url, next_url)
+        raise errors.Unavailable("tag list of %s has more than %d pages" % (path, max_pages))
+
     def get_blob(self, path, digest):
         """A streaming response for the blob (caller closes it)."""
         resp = self.request("GET", "/v2/%s/blobs/%s" % (path, digest), stream=True)
@@ -372,6 +397,15 @@ class RegistryClient:
             if resp.status_code not in (200, 201, 202):
                 raise registry_error(resp)
             return resp.headers.get("Docker-Content-Digest", "")
+
+
+def _next_link(header):
+    """The target of a Link header's rel="next" entry, or ""."""
+    for part in header.split(","):
+        target, _, params = part.partition(";")
+        if re.search(r'rel="?next"?', params):
+            return target.strip().strip("<>")
+    return ""
 
 
 def parse_challenge(header):

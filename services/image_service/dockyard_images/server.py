@@ -76,7 +76,8 @@ class ImagesServicer(images_pb2_grpc.ImagesServicer):
     def Pull(self, request, context):
         def work(emit):
             image_id, digest = self.puller.pull(request.ref, emit, platform=request.platform,
-                                                auth_json=request.auth_json)
+                                                auth_json=request.auth_json,
+                                                all_tags=request.all_tags)
             emit(id=image_id, digest=digest, done=True)
         yield from _stream(work, context, images_pb2.PullProgress)
 

@@ -13,7 +13,7 @@ from dockyard_common import errors
 from dockyard_common.safetar import OPAQUE, OPAQUE_XATTR, WHITEOUT_PREFIX, Unsafe, clean_parts  # noqa: F401
 from dockyard_common.safetar import unpack_layer
 
-from . import archive
+from . import archive, zstd
 
 CHUNK = 1024 * 1024
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -27,9 +27,9 @@ def unpack(fileobj, dest):
 
 class LayerReader:
     """read(n) gives the uncompressed tar of a layer blob whose bytes come from `chunks` (an
-    iterable of bytes): gzip (also multi-member) and plain tars natively, bzip2 and xz through
-    archive.decompressed. Everything returned is hashed: after the last byte, diff_id() is the
-    layer's diff id and size its length. A corrupt stream raises errors.InvalidArgument."""
+    iterable of bytes): gzip (also multi-member) and plain tars natively, bzip2, xz and zstd
+    through archive.decompressed. Everything returned is hashed: after the last byte, diff_id()
+    is the layer's diff id and size its length. A corrupt stream raises errors.InvalidArgument."""
 
     def __init__(self, chunks, chunk=CHUNK):
         self._chunks = iter(chunks)
@@ -49,7 +49,7 @@ class LayerReader:
         self._input = head
         if head.startswith(_GZIP_MAGIC):
             self._dec = zlib.decompressobj(31)
-        elif head.startswith((b"BZh", b"\xfd7zXZ\x00", b"\x28\xb5\x2f\xfd")):
+        elif head.startswith((b"BZh", b"\xfd7zXZ\x00", zstd.MAGIC)):
             self._other = archive.decompressed(_ChunkFile(self))
 
     def _next(self):

@@ -26,6 +26,7 @@ class FakeRegistry:
         self.corrupt = {}      # digest -> bytes served instead
         self.log = []          # (method, path)
         self.token_requests = []
+        self.tags_page = 0     # > 0: tags/list answers pages of that many, with a Link header
         self.token_auth = token_auth
         self.basic_user = basic_user
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -119,6 +120,9 @@ def _handler(reg):
                 return
             if path == "/v2/":
                 return self._send(200, b"{}")
+            m = re.match(r"^/v2/(.+)/tags/list$", path)
+            if m:
+                return self._tags(m.group(1), query)
             m = re.match(r"^/v2/(.+)/(manifests|blobs)/(.+)$", path)
             if m:
                 repo, kind, ref = m.groups()
@@ -150,6 +154,22 @@ def _handler(reg):
             data, media = found
             self._send(200, data, {"Content-Type": media, "Docker-Content-Digest": sha(data)},
                        head=method == "HEAD")
+
+        def _tags(self, repo, query):
+            """Tags in the order they were added; pages of n (or tags_page) after `last`, with
+            a relative Link to the next page, as distribution does."""
+            tags = [t for r, t in reg.manifests if r == repo and not t.startswith("sha256:")]
+            if not any(r == repo for r, _ in reg.manifests):
+                return self._error(404, "NAME_UNKNOWN", "repository name not known to registry")
+            last = query.get("last", [""])[0]
+            if last in tags:
+                tags = tags[tags.index(last) + 1:]
+            n = int(query.get("n", [0])[0]) or reg.tags_page
+            headers = {"Content-Type": "application/json"}
+            if n and len(tags) > n:
+                tags = tags[:n]
+                headers["Link"] = '</v2/%s/tags/list?n=%d&last=%s>; rel="next"' % (repo, n, tags[-1])
+            self._send(200, json.dumps({"name": repo, "tags": tags}).encode(), headers)
 
         def _blob(self, method, repo, digest):
             if digest not in reg.repo_blobs.get(repo, set()):

@@ -166,14 +166,16 @@ class CommitImageRequest(_message.Message):
     def __init__(self, snapshot_key: _Optional[str] = ..., parent_image: _Optional[str] = ..., config_json: _Optional[bytes] = ..., repo_tag: _Optional[str] = ..., comment: _Optional[str] = ..., author: _Optional[str] = ..., created_by: _Optional[str] = ..., empty_layer: _Optional[bool] = ...) -> None: ...
 
 class PullImageRequest(_message.Message):
-    __slots__ = ("ref", "platform", "auth_json")
+    __slots__ = ("ref", "platform", "auth_json", "all_tags")
     REF_FIELD_NUMBER: _ClassVar[int]
     PLATFORM_FIELD_NUMBER: _ClassVar[int]
     AUTH_JSON_FIELD_NUMBER: _ClassVar[int]
+    ALL_TAGS_FIELD_NUMBER: _ClassVar[int]
     ref: str
     platform: str
     auth_json: str
-    def __init__(self, ref: _Optional[str] = ..., platform: _Optional[str] = ..., auth_json: _Optional[str] = ...) -> None: ...
+    all_tags: bool
+    def __init__(self, ref: _Optional[str] = ..., platform: _Optional[str] = ..., auth_json: _Optional[str] = ..., all_tags: _Optional[bool] = ...) -> None: ...
 
 class PullProgress(_message.Message):
     __slots__ = ("id", "status", "progress", "current", "total", "error", "digest", "done")

@@ -401,10 +401,12 @@ class ImageBackend:
 
     # registry: pull / push / login (docker pull, push, login) ----------------
     def pull(self, ref, platform="", auth_json=""):
-        """Images.Pull of `ref` (a reference.Reference) as Docker JSON lines. Errors known before
-        the first line Docker would write are raised here (plain HTTP errors)."""
+        """Images.Pull of `ref` (a reference.Reference) as Docker JSON lines; a bare name pulls
+        every tag (docker pull -a). Errors known before the first line Docker would write are
+        raised here (plain HTTP errors)."""
         call = self.clients.images.Pull(images_pb2.PullImageRequest(
-            ref=str(ref), platform=platform, auth_json=auth_json))
+            ref=str(ref), platform=platform, auth_json=auth_json,
+            all_tags=not ref.tag and not ref.digest))
         result = {}
 
         def on_done(msg):
@@ -518,14 +520,16 @@ def _display(ref):
 # ---------------------------------------------------------------------------------------------
 
 def pull_reference(image, tag):
-    """fromImage + tag (which may be a digest) combined as dockerd's PullImage does."""
+    """fromImage + tag (which may be a digest) combined as dockerd's PullImage does. A name
+    without tag or digest stays bare: dockerd then pulls every tag (the CLI sends tag=latest
+    unless it is `docker pull -a`)."""
     if image.endswith(":"):          # "pull -a" may send a trailing ":"
         image = image[:-1]
     ref = reference.parse(image)
     if tag:
         sep = "@" if ":" in tag else ":"     # a tag never holds ":", a digest always does
         ref = reference.parse(ref.name + sep + tag)
-    return ref.with_default_tag()
+    return ref
 
 
 def push_reference(name, tag):
