@@ -1,6 +1,8 @@
 """Container filesystems through the real stack with the docker CLI and SDK: `docker cp` both
 ways (running and stopped containers, directories, stdout), the archive API, `docker diff`,
-`docker export`, `docker commit` and running the committed image."""
+`docker export`, `docker commit` and running the committed image; `docker cp` into and out of
+volumes, bind mounts and tmpfs mounts of running and stopped containers, the read-only refusals
+and `docker cp -a`."""
 
 import io
 import os
@@ -11,14 +13,15 @@ import docker
 import pytest
 
 from dockyard_common.testing.dockercli import import_rootfs
-from dockyard_common.testing.rootfs import make_rootfs
+from dockyard_common.testing.rootfs import CONTAINER_GROUP, CONTAINER_PASSWD, make_rootfs
 
 IMAGE = "fsops/busybox:latest"
 
 
 @pytest.fixture(scope="module")
 def image(dcli, tmp_path_factory):
-    root = make_rootfs(str(tmp_path_factory.mktemp("rootfs")), dirs=("tmp", "var"))
+    root = make_rootfs(str(tmp_path_factory.mktemp("rootfs")), dirs=("tmp", "var"),
+                       passwd=CONTAINER_PASSWD, group=CONTAINER_GROUP)
     return import_rootfs(dcli, root, IMAGE, changes=('CMD ["sh"]', "ENV PATH=/bin"))
 
 
@@ -47,7 +50,9 @@ def wait_copy_out(dcli, ref, path, dst, timeout=10):
 
 def test_cp_into_and_out_of_a_running_container(dcli, image, tmp_path):
     # The container upper-cases /tmp/in.txt once it appears: it sees what `docker cp` wrote.
-    script = "while [ ! -f /tmp/in.txt ]; do sleep 0.05; done; tr a-z A-Z < /tmp/in.txt > /tmp/out.txt; sleep 300"
+    # (it waits for the content, not the file: the copy creates the file before writing it)
+    script = ("until grep -q copied /tmp/in.txt 2>/dev/null; do sleep 0.05; done; "
+              "tr a-z A-Z < /tmp/in.txt > /tmp/o; mv /tmp/o /tmp/out.txt; sleep 300")
     dcli("run", "-d", "--name", "cp-run", image, "sh", "-c", script)
     (tmp_path / "in.txt").write_text("copied-in\n")
     dcli("cp", tmp_path / "in.txt", "cp-run:/tmp/in.txt")
@@ -115,7 +120,7 @@ def test_archive_api_with_sdk(dcli, image, sdk):
         c.get_archive("/nope")
     with pytest.raises(docker.errors.APIError) as exc:
         c.put_archive("/tmp/sdk/file.txt", payload.getvalue())
-    assert exc.value.status_code == 400
+    assert exc.value.status_code == 500          # Docker's "extraction point is not a directory"
     assert tar_members(b"".join(c.export()))["tmp/sdk/file.txt"] == b"via put_archive\n"
     c.remove(force=True)
 
@@ -140,3 +145,97 @@ def test_commit_then_run(dcli, image, sdk):
     c.remove(force=True)
     dcli("rm", "cm-src")
     dcli("rmi", "fsops/committed:1", img.id)
+
+
+# -- the container's mounts: volumes, binds, tmpfs --------------------------------------------
+
+def no_snapshot_mounts(stack):
+    with open("/proc/self/mountinfo") as f:
+        return not [l for l in f if os.path.join(stack.root, "d", "image", "mnt") in l]
+
+
+def test_cp_into_and_out_of_the_mounts_of_a_running_container(dcli, image, sdk, tmp_path, stack):
+    host = tmp_path / "bind"
+    ro_host = tmp_path / "robind"
+    host.mkdir()
+    ro_host.mkdir()
+    dcli("run", "-d", "--name", "cp-mnt", "-v", "cpvol:/data", "-v", "%s:/bnd" % host,
+         "-v", "%s:/rob:ro" % ro_host, "-v", "cprovol:/rov:ro", "--tmpfs", "/tm", image, "sleep", "300")
+    (tmp_path / "f.txt").write_text("hello\n")
+    for dest in ("/data", "/bnd", "/tm"):
+        dcli("cp", tmp_path / "f.txt", "cp-mnt:%s/x.txt" % dest)
+        assert dcli("exec", "cp-mnt", "cat", dest + "/x.txt").stdout == b"hello\n", dest
+        assert tar_members(dcli("cp", "cp-mnt:%s/x.txt" % dest, "-").stdout) == {"x.txt": b"hello\n"}
+    assert (host / "x.txt").read_text() == "hello\n"
+    # what the container writes in its mounts comes out
+    dcli("exec", "cp-mnt", "sh", "-c", "echo in-vol > /data/v; echo in-tmpfs > /tm/t")
+    assert tar_members(dcli("cp", "cp-mnt:/data", "-").stdout)["data/v"] == b"in-vol\n"
+    assert tar_members(dcli("cp", "cp-mnt:/tm/t", "-").stdout) == {"t": b"in-tmpfs\n"}
+    for dest in ("/rob", "/rov"):
+        r = dcli("cp", tmp_path / "f.txt", "cp-mnt:%s/" % dest, check=False)
+        assert r.returncode != 0 and b"mounted volume is marked read-only" in r.stderr, r.stderr
+    assert not (ro_host / "f.txt").exists()
+    # the runtime's pseudo filesystems are listed empty; export has the rootfs alone
+    c = sdk.containers.get("cp-mnt")
+    stream, _ = c.get_archive("/proc")
+    assert set(tar_members(b"".join(stream))) == {"proc"}
+    exported = tar_members(b"".join(c.export()))
+    assert "data/v" not in exported and "tm/t" not in exported and "bin/busybox" in exported
+    dcli("rm", "-f", "-v", "cp-mnt")
+    dcli("volume", "rm", "cpvol", "cprovol")
+
+
+def test_cp_into_and_out_of_the_mounts_of_a_stopped_container(dcli, image, tmp_path, stack):
+    host = tmp_path / "bind"
+    host.mkdir()
+    dcli("run", "--name", "cp-mnt-stopped", "-v", "cpvol2:/data", "-v", "%s:/bnd" % host,
+         "-v", "cprovol2:/rov:ro", image, "sh", "-c", "echo by-run > /data/v; echo by-run > /bnd/b")
+    assert tar_members(dcli("cp", "cp-mnt-stopped:/data/v", "-").stdout) == {"v": b"by-run\n"}
+    assert tar_members(dcli("cp", "cp-mnt-stopped:/bnd/b", "-").stdout) == {"b": b"by-run\n"}
+    (tmp_path / "f.txt").write_text("while stopped\n")
+    dcli("cp", tmp_path / "f.txt", "cp-mnt-stopped:/data/")
+    dcli("cp", tmp_path / "f.txt", "cp-mnt-stopped:/bnd/")
+    assert (host / "f.txt").read_text() == "while stopped\n"
+    r = dcli("cp", tmp_path / "f.txt", "cp-mnt-stopped:/rov/", check=False)
+    assert r.returncode != 0 and b"mounted volume is marked read-only" in r.stderr
+    assert no_snapshot_mounts(stack)
+    # the volume really has it (another container sees it), the layer under /data does not
+    out = dcli("run", "--rm", "-v", "cpvol2:/d", image, "cat", "/d/f.txt").stdout
+    assert out == b"while stopped\n"
+    assert "A /data/f.txt" not in dcli("diff", "cp-mnt-stopped").stdout.decode()
+    dcli("rm", "-v", "cp-mnt-stopped")
+    dcli("volume", "rm", "cpvol2", "cprovol2")
+
+
+def test_read_only_rootfs(dcli, image, tmp_path, stack):
+    (tmp_path / "f.txt").write_text("x\n")
+    dcli("run", "-d", "--name", "cp-ro", "--read-only", "-v", "cpvol3:/data", "--tmpfs", "/tmp",
+         image, "sleep", "300")
+    dcli("cp", tmp_path / "f.txt", "cp-ro:/data/")
+    assert dcli("exec", "cp-ro", "cat", "/data/f.txt").stdout == b"x\n"
+    for dest in ("/var", "/tmp"):       # a --tmpfs is no mount point for Docker's check
+        r = dcli("cp", tmp_path / "f.txt", "cp-ro:%s/" % dest, check=False)
+        assert r.returncode != 0 and b"container rootfs is marked read-only" in r.stderr, dest
+    dcli("stop", "-t", "0", "cp-ro")
+    r = dcli("cp", tmp_path / "f.txt", "cp-ro:/var/", check=False)
+    assert r.returncode != 0 and b"container rootfs is marked read-only" in r.stderr
+    dcli("cp", tmp_path / "f.txt", "cp-ro:/data/g.txt")
+    assert no_snapshot_mounts(stack)
+    dcli("rm", "-v", "cp-ro")
+    dcli("volume", "rm", "cpvol3")
+
+
+def test_cp_archive_mode_owner(dcli, image, tmp_path):
+    src = tmp_path / "own.txt"
+    src.write_text("owned\n")
+    os.chown(src, 1234, 5678)
+    dcli("run", "-d", "--name", "cp-own", "--user", "app", image, "sleep", "300")
+    dcli("cp", src, "cp-own:/tmp/plain.txt")            # the tar's owner
+    dcli("cp", "-a", src, "cp-own:/tmp/archive.txt")    # the container's user
+    out = dcli("exec", "cp-own", "stat", "-c", "%n %u:%g", "/tmp/plain.txt", "/tmp/archive.txt").stdout
+    assert out.decode().split("\n")[:2] == ["/tmp/plain.txt 1234:5678", "/tmp/archive.txt 1000:1000"]
+    dcli("stop", "-t", "0", "cp-own")
+    dcli("cp", "-a", src, "cp-own:/tmp/stopped.txt")
+    members = tarfile.open(fileobj=io.BytesIO(dcli("cp", "cp-own:/tmp/stopped.txt", "-").stdout))
+    assert (members.getmembers()[0].uid, members.getmembers()[0].gid) == (1000, 1000)
+    dcli("rm", "cp-own")

@@ -1,5 +1,6 @@
 """Snapshots.StatPath/ArchiveGet/ArchivePut/Changes on a real image-service: the snapshot is
-mounted privately for each call and always unmounted again."""
+mounted privately for each call, with the container's volumes and binds bound on it when the
+request names them, and always unmounted again."""
 
 import io
 import os
@@ -82,7 +83,7 @@ def test_export_names_and_missing_paths(snapshots, snap):
         get(snapshots, snap, "/does/not/exist")
     with pytest.raises(errors.NotFound):
         put(snapshots, snap, "/does/not/exist", tar_bytes({"a": b""}))
-    with pytest.raises(errors.InvalidArgument):
+    with pytest.raises(errors.Internal, match="extraction point is not a directory"):
         put(snapshots, snap, "/bin/busybox", tar_bytes({"a": b""}))
     with pytest.raises(errors.NotFound):
         snapshots.StatPath(snapshots_pb2.PathRequest(key="no-such-snapshot", path="/"))
@@ -99,3 +100,41 @@ def test_changes(snapshots, snap, stack):
         os.unlink(os.path.join(root, "etc", "group"))
     got = {(c.path, c.kind) for c in snapshots.Changes(snapshots_pb2.SnapshotKey(key=snap)).changes}
     assert ("/etc/group", 2) in got and ("/etc", 0) in got
+
+
+def test_binds_give_the_containers_view(snapshots, snap, stack, tmp_path):
+    vol, ro = tmp_path / "vol", tmp_path / "ro"
+    vol.mkdir()
+    ro.mkdir()
+    (vol / "in-volume").write_text("from the volume\n")
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n")
+    binds = [types_pb2.Mount(type="volume", source=str(vol), target="/data", options=["rw"]),
+             types_pb2.Mount(type="bind", source=str(ro), target="/data/ro", options=["ro"]),
+             types_pb2.Mount(type="bind", source=str(hosts), target="/etc/hosts", options=["rw"]),
+             types_pb2.Mount(type="tmpfs", target="/scratch", options=["rw"])]
+    req = snapshots_pb2.PathRequest(key=snap, path="/data/in-volume", mounts=binds)
+    assert snapshots.StatPath(req).size == 16
+    data = b"".join(c.data for c in snapshots.ArchiveGet(
+        snapshots_pb2.PathRequest(key=snap, path="/etc/hosts", mounts=binds)))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        assert tar.extractfile("hosts").read() == b"127.0.0.1 localhost\n"
+
+    def put_with(path, **header):
+        def requests():
+            yield types_pb2.ArchivePutRequest(header=types_pb2.ArchivePutHeader(
+                key=snap, path=path, mounts=binds, **header))
+            yield types_pb2.ArchivePutRequest(data=tar_bytes({"new.txt": b"put\n"}))
+        return snapshots.ArchivePut(requests())
+
+    put_with("/data", readonly_rootfs=True)
+    assert (vol / "new.txt").read_text() == "put\n"
+    with pytest.raises(errors.Internal, match="mounted volume is marked read-only"):
+        put_with("/data/ro")
+    with pytest.raises(errors.Internal, match="container rootfs is marked read-only"):
+        put_with("/tmp", readonly_rootfs=True)
+    assert os.listdir(ro) == []
+    # without the binds the layer below is what is seen: the volume's files are not there
+    with pytest.raises(errors.NotFound):
+        snapshots.StatPath(snapshots_pb2.PathRequest(key=snap, path="/data/new.txt"))
+    assert mounts_under(stack.root) == []

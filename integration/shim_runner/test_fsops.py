@@ -1,8 +1,10 @@
 """Shim.StatPath/ArchiveGet/ArchivePut on a running task: files written through the shim are
-seen by the container and files it writes come back out; a missing task is
+seen by the container and files it writes come back out, in its bind mounts and tmpfs too (the
+container's own mount namespace); read-only mounts are refused; a missing task is
 FailedPrecondition (the apiserver then uses the snapshot)."""
 
 import io
+import json
 import os
 import tarfile
 import time
@@ -24,7 +26,8 @@ def running(shim, stack):
     root = os.path.join(stack.root, "fsroot-" + ids.new_id()[:8])
     make_container_rootfs(root)
     cid = ids.new_id()
-    script = "while [ ! -f /tmp/in.txt ]; do sleep 0.05; done; cp /tmp/in.txt /tmp/seen; sleep 60"
+    script = ("until grep -q copied /tmp/in.txt 2>/dev/null; do sleep 0.05; done; "
+              "cp /tmp/in.txt /tmp/s; mv /tmp/s /tmp/seen; sleep 60")
     mount = types_pb2.Mount(type="bind", source=root, options=["rbind"])
     shim.created.append(cid)
     shim.c.Create(shim_pb2.CreateTaskRequest(id=cid, spec_json=make_spec(cid, ["sh", "-c", script]),
@@ -42,9 +45,9 @@ def tar_bytes(name, data):
     return buf.getvalue()
 
 
-def put(shim, cid, path, data):
+def put(shim, cid, path, data, **header):
     def requests():
-        yield types_pb2.ArchivePutRequest(header=types_pb2.ArchivePutHeader(key=cid, path=path))
+        yield types_pb2.ArchivePutRequest(header=types_pb2.ArchivePutHeader(key=cid, path=path, **header))
         yield types_pb2.ArchivePutRequest(data=data)
     shim.c.ArchivePut(requests())
 
@@ -74,9 +77,51 @@ def test_copy_in_and_out_of_a_running_task(shim, running):
 def test_errors(shim, running):
     with pytest.raises(errors.NotFound):
         shim.c.StatPath(shim_pb2.PathRequest(id=running, path="/does/not/exist"))
-    with pytest.raises(errors.InvalidArgument):
+    with pytest.raises(errors.Internal, match="extraction point is not a directory"):
         put(shim, running, "/etc/passwd", tar_bytes("x", b""))
     with pytest.raises(errors.FailedPrecondition):
         shim.c.StatPath(shim_pb2.PathRequest(id="no-such-task", path="/"))
     with pytest.raises(errors.FailedPrecondition):
         get(shim, "no-such-task", "/")
+
+
+@pytest.fixture
+def with_mounts(shim, stack):
+    """A running task with a bind mount (/bnd), a read-only one (/rob) and a tmpfs (/tm)."""
+    root = os.path.join(stack.root, "fsroot-" + ids.new_id()[:8])
+    make_container_rootfs(root)
+    host, ro_host = root + "-bind", root + "-robind"
+    os.makedirs(host)
+    os.makedirs(ro_host)
+    cid = ids.new_id()
+    spec = json.loads(make_spec(cid, ["sleep", "60"]))
+    spec["mounts"] += [
+        {"destination": "/bnd", "type": "bind", "source": host, "options": ["rbind", "rw"]},
+        {"destination": "/rob", "type": "bind", "source": ro_host, "options": ["rbind", "ro"]},
+        {"destination": "/tm", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]}]
+    mount = types_pb2.Mount(type="bind", source=root, options=["rbind"])
+    shim.created.append(cid)
+    shim.c.Create(shim_pb2.CreateTaskRequest(id=cid, spec_json=json.dumps(spec).encode(), rootfs=[mount]))
+    shim.c.Start(shim.ref(cid))
+    return cid, root, host, ro_host
+
+
+def test_the_containers_mounts_are_seen(shim, with_mounts):
+    cid, root, host, ro_host = with_mounts
+    put(shim, cid, "/bnd", tar_bytes("b.txt", b"to-bind\n"))
+    assert open(os.path.join(host, "b.txt"), "rb").read() == b"to-bind\n"
+    put(shim, cid, "/tm", tar_bytes("t.txt", b"to-tmpfs\n"))
+    assert get(shim, cid, "/tm/t.txt") == {"t.txt": b"to-tmpfs\n"}
+    assert not os.path.exists(os.path.join(root, "tm", "t.txt"))        # not in the layer below
+    mounts = [types_pb2.Mount(type="bind", source=ro_host, target="/rob", options=["ro"])]
+    with pytest.raises(errors.Internal, match="mounted volume is marked read-only"):
+        put(shim, cid, "/rob", tar_bytes("x", b""), mounts=mounts)
+    with pytest.raises(errors.Internal, match="container rootfs is marked read-only"):
+        put(shim, cid, "/tmp", tar_bytes("x", b""), mounts=mounts, readonly_rootfs=True)
+    assert os.listdir(ro_host) == []
+    assert set(get(shim, cid, "/proc")) == {"proc"}                      # listed empty
+    # export (an empty path) is the rootfs alone
+    data = b"".join(c.data for c in shim.c.ArchiveGet(shim_pb2.PathRequest(id=cid, path="")))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        names = tar.getnames()
+    assert "bin/busybox" in names and "tm/t.txt" not in names and "bnd/b.txt" not in names

@@ -9,9 +9,10 @@ tars are read and written with safetar (streamed, never followed through symlink
 import contextlib
 import errno
 import os
+import posixpath
 import stat
 
-from . import errors, ids, rootfs_path, safetar
+from . import errors, ids, oci, rootfs_path, safetar
 
 # Go's os.FileMode type bits (Docker reports modes this way in X-Docker-Container-Path-Stat).
 MODE_DIR = 1 << 31
@@ -41,9 +42,15 @@ def go_file_mode(st_mode):
     return mode
 
 
+def _open_root(root):
+    """An fd on the root: a host path, or an open directory fd (duplicated; the shim-runner
+    passes /proc/<pid>/root of a running container)."""
+    return os.dup(root) if isinstance(root, int) else rootfs_path.open_root(root)
+
+
 @contextlib.contextmanager
 def _root(root_dir):
-    fd = rootfs_path.open_root(root_dir)
+    fd = _open_root(root_dir)
     try:
         yield fd
     finally:
@@ -85,16 +92,17 @@ def stat_path(root_dir, path):
         return _stat_dict(root_fd, path, res, _lstat(res, path))
 
 
-def archive_get(root_dir, path):
+def archive_get(root_dir, path, skip_devs=()):
     """(stat, chunks): the stat of path and an iterator of a tar of it, whose top entry is named
     after the path's base name (Docker's TarResourceRebase). Lookup errors raise here, before
     any chunk; the iterator keeps its own descriptors until it is exhausted or closed.
+    Directories on a filesystem in skip_devs (st_dev values) are archived without contents.
 
     An empty path is `docker export`: the whole root with entries named relative to it
     ("bin/busybox"), where path "/" gives Docker's archive naming ("/", "/bin/busybox")."""
     export = not path
     path = path or "/"
-    root_fd = rootfs_path.open_root(root_dir)
+    root_fd = _open_root(root_dir)
     try:
         res = _resolve(root_fd, path)
         try:
@@ -112,27 +120,77 @@ def archive_get(root_dir, path):
     def chunks():
         with res:
             yield from safetar.tar_tree(res.dir_fd, res.name, arcname,
-                                        kept_xattrs=safetar.KEPT_XATTR_PREFIXES)
+                                        kept_xattrs=safetar.KEPT_XATTR_PREFIXES,
+                                        skip_devs=skip_devs)
     return info, chunks()
 
 
-def archive_put(root_dir, path, fileobj, no_overwrite_dir_non_dir=False):
+def archive_put(root_dir, path, fileobj, no_overwrite_dir_non_dir=False, check=None,
+                owner=None):
     """Extract the tar read from fileobj (maybe compressed) into the directory path. The last
     component is followed too when it is a symlink (extracting "to a symlink that points to a
     directory", as moby's containerExtractToDir). Missing -> NotFound, not a directory ->
-    InvalidArgument with Docker's message."""
+    Internal (a 500) with Docker's message. check(resolved in-root path) may refuse the
+    destination (see check_writable); owner (uid, gid) overrides every entry's owner."""
     path = path or "/"
     with _root(root_dir) as root_fd, _resolve(root_fd, path, follow_last=True) as res:
         st = _lstat(res, path)
         if not stat.S_ISDIR(st.st_mode):
-            raise errors.InvalidArgument("extraction point is not a directory")
+            raise errors.Internal("extraction point is not a directory")   # a 500, as Docker
+        if check is not None:
+            check(res.path)
         fd = res.dir_fd if res.name is None else _open_dir(res, path)
         try:
             safetar.extract(fileobj, fd, layer=False,
-                            no_overwrite_dir_non_dir=no_overwrite_dir_non_dir)
+                            no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, owner=owner)
         finally:
             if fd != res.dir_fd:
                 os.close(fd)
+
+
+READONLY_VOLUME = "mounted volume is marked read-only"
+READONLY_ROOTFS = "container rootfs is marked read-only"
+
+
+def _clean(path):
+    return posixpath.normpath("/" + path.lstrip("/"))
+
+
+def _under(path, dest):
+    return path == dest or path.startswith(dest.rstrip("/") + "/")
+
+
+def mount_points(mounts):
+    """(destination, writable) pairs of Mount messages (ArchivePutHeader.mounts)."""
+    return [(m.target, "ro" not in m.options) for m in mounts]
+
+
+def check_writable(path, mounts, readonly_rootfs):
+    """Docker's checks before extracting into the resolved in-container path (moby
+    checkIfPathIsInAVolume): a path at or below a mount point needs a writable mount (the
+    deepest one, the one the container sees), any other path a writable rootfs. mounts are
+    (destination, writable) pairs. Docker answers both refusals with a 500."""
+    best = None
+    for dest, writable in mounts:
+        dest = _clean(dest)
+        if _under(path, dest) and (best is None or len(dest) > len(best[0])):
+            best = (dest, writable)
+    if best is not None:
+        if not best[1]:
+            raise errors.Internal(READONLY_VOLUME)
+    elif readonly_rootfs:
+        raise errors.Internal(READONLY_ROOTFS)
+
+
+def lookup_owner(root, user):
+    """(uid, gid) of a Docker User string in the root's /etc/passwd and /etc/group, the owner
+    `docker cp -a` gives every entry. Docker resolves it the same way but on the host's
+    databases; resolving it in the container is what the user means."""
+    try:
+        uid, gid, _, _ = oci.resolve_user(root, user)
+    except errors.InvalidArgument as exc:
+        raise errors.Internal(exc.message) from None    # a 500, as Docker's failed lookup
+    return uid, gid
 
 
 def _open_dir(res, path):

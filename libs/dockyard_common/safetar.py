@@ -69,10 +69,11 @@ def unpack_layer(fileobj, dest):
 
 
 def extract(fileobj, dest_fd, layer=False, no_overwrite_dir_non_dir=False, mode="r|*",
-            what="archive"):
+            what="archive", owner=None):
     """Extract a tar stream into the directory dest_fd (not closed). Layer mode applies
     whiteouts and the root entry's metadata; archive mode (docker cp) keeps ".wh." names as
     plain files and leaves the destination directory itself alone, as Docker's Untar.
+    owner (uid, gid) replaces every entry's owner (Docker's ChownOpts, `docker cp -a`).
     Returns the bytes of regular files written."""
     try:
         tar = tarfile.open(fileobj=fileobj, mode=mode)
@@ -83,7 +84,7 @@ def extract(fileobj, dest_fd, layer=False, no_overwrite_dir_non_dir=False, mode=
             raise
         raise errors.InvalidArgument("%s is not a valid tar archive: %s" % (what, exc)) from None
     try:
-        applier = _Applier(dest_fd, layer, no_overwrite_dir_non_dir)
+        applier = _Applier(dest_fd, layer, no_overwrite_dir_non_dir, owner)
         try:
             for member in tar:
                 try:
@@ -174,8 +175,9 @@ class Forward:
 
 
 class _Applier:
-    def __init__(self, root_fd, layer, no_overwrite_dir_non_dir):
+    def __init__(self, root_fd, layer, no_overwrite_dir_non_dir, owner=None):
         self.root_fd = root_fd
+        self.owner = owner
         self.layer = layer
         self.no_overwrite = no_overwrite_dir_non_dir
         self.size = 0
@@ -307,14 +309,17 @@ class _Applier:
             os.close(fd)
 
     # -- metadata -----------------------------------------------------------------------------
+    def _owner(self, member):
+        return self.owner if self.owner is not None else (member.uid, member.gid)
+
     def chown(self, base, member, pfd):
         if self.is_root:
-            os.chown(base, member.uid, member.gid, dir_fd=pfd, follow_symlinks=False)
+            os.chown(base, *self._owner(member), dir_fd=pfd, follow_symlinks=False)
 
     def metadata(self, fd, member):
         """Owner, mode, xattrs and mtime on an open (non-symlink) file descriptor."""
         if self.is_root:
-            os.fchown(fd, member.uid, member.gid)
+            os.fchown(fd, *self._owner(member))
         os.fchmod(fd, member.mode & 0o7777)   # after chown, which clears set-id bits
         for name, value in _xattrs(member):
             try:
@@ -454,22 +459,25 @@ def _padding(size):
     return b"\0" * (tarfile.BLOCKSIZE - rem) if rem else b""
 
 
-def tar_tree(dir_fd, name, arcname, out=None, kept_xattrs=("security.capability",)):
+def tar_tree(dir_fd, name, arcname, out=None, kept_xattrs=("security.capability",),
+             skip_devs=()):
     """Yield tar chunks of the entry `name` in dir_fd (name None: dir_fd itself), named arcname
     in the archive ("" for a directory: its children at the top, as `docker export`), with
-    directories recursively. Never follows a symlink. Closes the stream (end-of-archive) when
-    `out` is not given."""
+    directories recursively. Never follows a symlink. Directories whose st_dev is in skip_devs
+    (a running container's /proc, /sys, /dev) are archived without their contents. Closes the
+    stream (end-of-archive) when `out` is not given."""
     own = out is None
     out = out or TarStream()
-    yield from _TreeWriter(out, kept_xattrs).entry(dir_fd, name, arcname)
+    yield from _TreeWriter(out, kept_xattrs, skip_devs).entry(dir_fd, name, arcname)
     if own:
         yield from out.close()
 
 
 class _TreeWriter:
-    def __init__(self, out, kept_xattrs):
+    def __init__(self, out, kept_xattrs, skip_devs=()):
         self.out = out
         self.kept = tuple(kept_xattrs)
+        self.skip_devs = frozenset(skip_devs)
         self.links = {}    # (dev, ino) -> first arcname, for hard links
 
     def entry(self, dir_fd, name, arcname):
@@ -509,6 +517,8 @@ class _TreeWriter:
                 info = self.info(arcname.rstrip("/") + "/", st, tarfile.DIRTYPE)
                 self.add_xattrs(info, fd)
                 yield from self.out.add(info)
+            if st.st_dev in self.skip_devs:
+                return
             prefix = "" if not arcname else arcname.rstrip("/") + "/"
             for child in sorted(os.listdir(fd)):
                 yield from self.entry(fd, child, prefix + child)

@@ -120,7 +120,7 @@ def test_put_into_directory_and_through_symlink(root):
 def test_put_errors(root):
     with pytest.raises(errors.NotFound):
         containerfs.archive_put(root, "/missing", tar_of([("a", b"")]))
-    with pytest.raises(errors.InvalidArgument, match="extraction point is not a directory"):
+    with pytest.raises(errors.Internal, match="extraction point is not a directory"):
         containerfs.archive_put(root, "/etc/passwd", tar_of([("a", b"")]))
     with pytest.raises(errors.InvalidArgument, match="cannot overwrite directory"):
         containerfs.archive_put(root, "/", tar_of([("etc", b"file now")]), no_overwrite_dir_non_dir=True)
@@ -145,3 +145,85 @@ def test_chunk_reader():
     assert r.read(4) == b"cdef"
     assert r.read(-1) == b"ghi"
     assert r.read(5) == b""
+
+
+# -- the container's view: an fd root, read-only checks, owners, pseudo filesystems ----------
+
+def test_root_given_as_an_open_fd(root):
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        assert containerfs.stat_path(fd, "/etc/passwd")["size"] == 5
+        containerfs.archive_put(fd, "/tmp", tar_of([("via-fd", b"x\n")]))
+        _, chunks = containerfs.archive_get(fd, "/tmp/via-fd")
+        assert members(chunks) == [("via-fd", tarfile.REGTYPE, b"x\n")]
+        os.fstat(fd)                       # the caller's fd stays open
+    finally:
+        os.close(fd)
+
+
+def test_skip_devs_archives_a_directory_without_its_contents(root):
+    dev = os.stat(os.path.join(root, "export")).st_dev
+    _, chunks = containerfs.archive_get(root, "/export", skip_devs={dev})
+    assert [m[0] for m in members(chunks)] == ["export"]
+    _, chunks = containerfs.archive_get(root, "/export", skip_devs={dev + 1})
+    assert "export/deep/f" in [m[0] for m in members(chunks)]
+
+
+def test_check_writable_follows_docker():
+    mounts = [("/data", True), ("/data/ro", False), ("/rov/", False)]
+    containerfs.check_writable("/data", mounts, readonly_rootfs=True)       # rw volume wins
+    containerfs.check_writable("/data/x", mounts, readonly_rootfs=True)
+    containerfs.check_writable("/tmp", mounts, readonly_rootfs=False)
+    containerfs.check_writable("/database", mounts, readonly_rootfs=False)  # not below /data
+    for path in ("/rov", "/rov/sub", "/data/ro/x"):                        # deepest mount decides
+        with pytest.raises(errors.Internal, match="^mounted volume is marked read-only$"):
+            containerfs.check_writable(path, mounts, readonly_rootfs=False)
+    with pytest.raises(errors.Internal, match="^container rootfs is marked read-only$"):
+        containerfs.check_writable("/tmp", mounts, readonly_rootfs=True)
+
+
+def test_put_check_sees_the_resolved_path(root):
+    os.symlink("/tmp", os.path.join(root, "tmplink"))
+    seen = []
+    containerfs.archive_put(root, "/tmplink", tar_of([("f", b"1")]), check=seen.append)
+    assert seen == ["/tmp"]
+
+    def refuse(path):
+        raise errors.Internal(containerfs.READONLY_VOLUME)
+    with pytest.raises(errors.Internal):
+        containerfs.archive_put(root, "/tmplink", tar_of([("g", b"1")]), check=refuse)
+    assert not os.path.exists(os.path.join(root, "tmp", "g"))
+
+
+def test_mount_points_of_messages():
+    class M:
+        def __init__(self, target, options):
+            self.target, self.options = target, options
+    assert containerfs.mount_points([M("/a", ["rw"]), M("/b", ["ro"])]) == [("/a", True), ("/b", False)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_put_with_an_owner_and_lookup_in_the_container(root):
+    with open(os.path.join(root, "etc", "passwd"), "w") as f:
+        f.write("root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n")
+    with open(os.path.join(root, "etc", "group"), "w") as f:
+        f.write("root:x:0:\nstaff:x:50:\n")
+    assert containerfs.lookup_owner(root, "app") == (1000, 1001)
+    assert containerfs.lookup_owner(root, "app:staff") == (1000, 50)
+    assert containerfs.lookup_owner(root, "4321:4321") == (4321, 4321)
+    with pytest.raises(errors.Internal, match="unable to find user nobody"):
+        containerfs.lookup_owner(root, "nobody")
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w") as t:
+        for name, kind in (("d", tarfile.DIRTYPE), ("d/f", tarfile.REGTYPE), ("d/l", tarfile.SYMTYPE)):
+            info = tarfile.TarInfo(name)
+            info.type, info.uid, info.gid, info.linkname = kind, 7, 8, "f"
+            t.addfile(info, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+    tar.seek(0)
+    containerfs.archive_put(root, "/tmp", tar, owner=(1000, 1001))
+    for name in ("d", "d/f", "d/l"):
+        st = os.lstat(os.path.join(root, "tmp", name))
+        assert (st.st_uid, st.st_gid) == (1000, 1001), name
+    tar.seek(0)
+    containerfs.archive_put(root, "/etc", tar)       # no owner: the tar's own
+    assert os.stat(os.path.join(root, "etc", "d", "f")).st_uid == 7

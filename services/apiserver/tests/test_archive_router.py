@@ -42,6 +42,7 @@ class FakeFS:
 
     def StatPath(self, req):
         self.calls.append(("stat", req.path))
+        self.mounts = list(getattr(req, "mounts", []))
         self._check(req.path)
         mode = (1 << 31) | 0o755 if req.path == "/tmp" else 0o644
         return types_pb2.PathStat(name=req.path.rsplit("/", 1)[-1], size=3, mode=mode,
@@ -49,6 +50,7 @@ class FakeFS:
 
     def ArchiveGet(self, req):
         self.calls.append(("get", req.path))
+        self.get_mounts = list(getattr(req, "mounts", []))
 
         def gen():
             self._check(req.path)
@@ -60,6 +62,7 @@ class FakeFS:
     def ArchivePut(self, it):
         first = next(it)
         self.calls.append(("put", first.header.path, first.header.key))
+        self.header = first.header
         self.put_data = b"".join(m.data for m in it)
         return types_pb2.Empty()
 
@@ -84,23 +87,31 @@ class Stream:
         self.cancelled = True
 
 
+MOUNTS = [{"Type": "volume", "Name": "vol", "Source": "/var/lib/v/vol/_data", "Destination": "/data",
+           "RW": True}, {"Type": "bind", "Source": "/srv", "Destination": "/srv", "RW": False},
+          {"Type": "bind", "Source": "/my/hosts", "Destination": "/etc/hosts", "RW": True}]
+
+
 class FakeContainers:
-    def __init__(self, running):
+    def __init__(self, running, **fields):
         self.running = running
+        self.fields = fields
 
     def Get(self, req):
         if req.ref not in ("web", CID):
             raise errors.NotFound("container %s not found" % req.ref)
+        fields = {"host_config_json": b"{}", **self.fields}
         return containers_pb2.Container(
-            id=CID, name="web", image="busybox", snapshot_key=CID, host_config_json=b"{}",
+            id=CID, name="web", image="busybox", snapshot_key=CID,
             state=containers_pb2.ContainerState(running=self.running,
-                                                status="running" if self.running else "exited"))
+                                                status="running" if self.running else "exited"),
+            **fields)
 
 
 @pytest.fixture
 def fs(daemon):
-    def setup(running, shim_gone=False):
-        daemon.clients.containers = FakeContainers(running)
+    def setup(running, shim_gone=False, **fields):
+        daemon.clients.containers = FakeContainers(running, **fields)
         daemon.clients.shim = FakeFS("shim", gone=shim_gone)
         daemon.clients.snapshots = FakeFS("snap")
         return daemon.clients
@@ -167,3 +178,61 @@ def test_export_and_changes(client, fs, daemon):
     r = client.get("/containers/web/changes")
     assert r.get_json() == [{"Path": "/etc", "Kind": 0}, {"Path": "/new", "Kind": 1}]
     assert c.snapshots.calls[-1] == ("changes", CID)
+
+
+def test_container_mounts_and_options_reach_the_services(client, fs):
+    rec = dict(mounts_json=json.dumps(MOUNTS).encode(), hosts_path="/net/hosts",
+               resolv_conf_path="/net/resolv.conf", host_config_json=b'{"ReadonlyRootfs": true}',
+               config_json=b'{"User": "app"}')
+    c = fs(running=False, **rec)
+    body = tar_bytes("in.txt", b"x")
+    assert client.put("/containers/web/archive?path=/tmp&copyUIDGID=1", data=body).status_code == 200
+    h = c.snapshots.header
+    assert [(m.type, m.source, m.target, list(m.options)) for m in h.mounts] == [
+        ("volume", "/var/lib/v/vol/_data", "/data", ["rw"]), ("bind", "/srv", "/srv", ["ro"]),
+        ("bind", "/my/hosts", "/etc/hosts", ["rw"]),            # the user's file wins
+        ("bind", "/net/resolv.conf", "/etc/resolv.conf", ["ro"])]
+    assert h.readonly_rootfs and h.copy_uid_gid and h.user == "app"
+    assert [m.target for m in c.snapshots.mounts] == ["/data", "/srv", "/etc/hosts", "/etc/resolv.conf"]
+    assert client.put("/containers/web/archive?path=/tmp", data=body).status_code == 200
+    assert c.snapshots.header.user == "" and not c.snapshots.header.copy_uid_gid
+    c = fs(running=True, **rec)
+    assert client.put("/containers/web/archive?path=/tmp&copyUIDGID=1", data=body).status_code == 200
+    assert c.shim.header.user == "app" and len(c.shim.header.mounts) == 4
+
+
+def test_read_only_errors_are_docker_500s(client, fs, daemon):
+    class ReadOnly(FakeFS):
+        def ArchivePut(self, it):
+            next(it)
+            raise errors.Internal("mounted volume is marked read-only")
+    fs(running=True)
+    daemon.clients.shim = ReadOnly("shim")
+    r = client.put("/containers/web/archive?path=/tmp", data=tar_bytes("x", b"1"))
+    assert r.status_code == 500 and r.get_json() == {"message": "mounted volume is marked read-only"}
+
+
+def test_export_sends_no_mounts(client, fs):
+    c = fs(running=False, mounts_json=json.dumps(MOUNTS).encode())
+    client.get("/containers/web/export")
+    assert c.snapshots.get_mounts == []
+
+
+def test_archive_events(client, fs, daemon):
+    fs(running=True)
+    client.get("/containers/web/archive", query_string={"path": "/tmp/f"})
+    client.head("/containers/web/archive", query_string={"path": "/tmp/f"})
+    client.put("/containers/web/archive?path=/tmp", data=tar_bytes("x", b"1"))
+    client.get("/containers/web/archive", query_string={"path": "/missing"})
+    actions = [e["Action"] for e in daemon.events.history()]
+    assert actions == ["archive-path", "extract-to-dir"]
+
+
+def test_archive_mounts_leave_out_tmpfs_flags():
+    from dockyard_apiserver.backend import archive_mounts
+    mounts = [{"Type": "tmpfs", "Source": "", "Destination": "/tmp", "RW": True},
+              {"Type": "tmpfs", "Source": "", "Destination": "/mt", "RW": True}]
+    rec = containers_pb2.Container(mounts_json=json.dumps(mounts).encode(),
+                                   host_config_json=b'{"Tmpfs": {"/tmp": ""}, "ReadonlyRootfs": true}')
+    assert [(m.target, list(m.options)) for m in archive_mounts.container_mounts(rec)] == [("/mt", ["rw"])]
+    assert archive_mounts.readonly_rootfs(rec) and archive_mounts.container_user(rec) == ""

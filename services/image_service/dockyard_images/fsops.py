@@ -7,13 +7,14 @@ Changes need no mount: they come from walking the upperdir against the lower lay
 """
 
 import contextlib
+import errno
 import logging
 import os
 import stat
 import tempfile
 import threading
 
-from dockyard_common import containerfs, errors, mounts
+from dockyard_common import containerfs, errors, mounts, rootfs_path
 from dockyard_common.safetar import OPAQUE_XATTR
 
 log = logging.getLogger(__name__)
@@ -37,8 +38,17 @@ class Mounter:
         except OSError as exc:
             raise errors.Internal("mount snapshot on %s: %s" % (target, exc)) from None
 
+    def bind(self, source, target, readonly):
+        """A private (r)bind, as Docker's mountVolumes: nothing propagates back to the host."""
+        try:
+            mounts.mount(source, target, "", ["rbind", "ro" if readonly else "rw", "rprivate"])
+        except OSError as exc:
+            raise errors.Internal("mount %s on %s: %s" % (source, target, exc)) from None
+
     def unmount(self, target):
-        mounts.unmount(target)
+        """The snapshot and every bind on it, deepest first."""
+        for path in mounts.mounts_below(target):
+            mounts.unmount(path)
 
 
 class SnapshotFS:
@@ -65,9 +75,11 @@ class SnapshotFS:
                 log.warning("leftover snapshot mount %s: %s", path, exc)
 
     @contextlib.contextmanager
-    def mounted(self, key):
-        """The snapshot's root filesystem, mounted for the duration of the with block. One call
-        at a time per snapshot: two overlays sharing an upper/workdir are undefined behaviour."""
+    def mounted(self, key, binds=()):
+        """The snapshot's root filesystem, mounted for the duration of the with block, with the
+        container's volumes, binds and network files (Mount messages) bound on it as Docker's
+        archive API mounts them for a stopped container. One call at a time per snapshot: two
+        overlays sharing an upper/workdir are undefined behaviour."""
         if not key:
             raise errors.InvalidArgument("snapshot key is required")
         snapshot_mounts = self.snapshots.mounts(key)     # NotFound for an unknown key
@@ -77,6 +89,10 @@ class SnapshotFS:
             try:
                 self.mounter.mount(snapshot_mounts, target)
                 try:
+                    for m in sorted_binds(binds):
+                        self.mounter.bind(m.source, bind_target(target, m.target,
+                                                                os.path.isdir(m.source)),
+                                          "ro" in m.options)
                     yield target
                 finally:
                     self.mounter.unmount(target)
@@ -87,26 +103,34 @@ class SnapshotFS:
                     log.warning("cannot remove %s: %s", target, exc)
 
     # -- the archive API ------------------------------------------------------------------------
-    def stat_path(self, key, path):
-        with self.mounted(key) as root:
+    def stat_path(self, key, path, binds=()):
+        with self.mounted(key, binds) as root:
             return containerfs.stat_path(root, path)
 
-    def archive_get(self, key, path):
+    def archive_get(self, key, path, binds=()):
         """A generator: the first next() mounts and resolves (errors surface there), the mount
         stays until the stream is exhausted or closed."""
-        with self.mounted(key) as root:
+        with self.mounted(key, binds) as root:
             _, chunks = containerfs.archive_get(root, path)
             try:
                 yield from chunks
             finally:
                 chunks.close()
 
-    def archive_put(self, key, path, fileobj, no_overwrite_dir_non_dir=False):
+    def archive_put(self, key, path, fileobj, no_overwrite_dir_non_dir=False, binds=(),
+                    readonly_rootfs=False, owner_user=None):
+        """binds: the container's mounts (Docker's read-only checks apply to them); owner_user:
+        a Docker User string every entry is chowned to, resolved in the container's passwd."""
         info = self.snapshots.info(key)
         if info["kind"] != "active":
             raise errors.FailedPrecondition("snapshot %s is read-only" % key)
-        with self.mounted(key) as root:
-            containerfs.archive_put(root, path, fileobj, no_overwrite_dir_non_dir)
+        mount_points = containerfs.mount_points(binds)
+        with self.mounted(key, binds) as root:
+            owner = containerfs.lookup_owner(root, owner_user) if owner_user else None
+            containerfs.archive_put(
+                root, path, fileobj, no_overwrite_dir_non_dir,
+                check=lambda p: containerfs.check_writable(p, mount_points, readonly_rootfs),
+                owner=owner)
 
     # -- docker diff ----------------------------------------------------------------------------
     def changes(self, key):
@@ -117,6 +141,49 @@ class SnapshotFS:
         upper = self.snapshots.fs_path(key)
         lowers = [self.snapshots.fs_path(r["key"]) for r in rows[1:]]
         return upper_changes(upper, lowers)
+
+
+def sorted_binds(binds):
+    """The binds with a host source (not tmpfs), parents before the mounts nested in them (moby
+    sortMounts); a bind whose source is gone is skipped (an endpoint's files after a stop)."""
+    usable = [m for m in binds if m.source and m.type != "tmpfs" and os.path.exists(m.source)]
+    return sorted(usable, key=lambda m: len([p for p in m.target.split("/") if p]))
+
+
+def bind_target(root, dest, is_dir):
+    """The host path of dest in the mounted root: its symlinks followed inside the root (moby
+    GetResourcePath), missing components created (moby CreateIfNotExists), never a symlink."""
+    root_fd = rootfs_path.open_root(root)
+    try:
+        rel = rootfs_path.resolve_lenient(root_fd, dest)
+        parts = [p for p in rel.split("/") if p]
+        if not parts:
+            raise errors.InvalidArgument("cannot mount over the root filesystem")
+        fd = os.dup(root_fd)
+        try:
+            for i, part in enumerate(parts):
+                if i == len(parts) - 1 and not is_dir:
+                    try:
+                        os.close(os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+                                         | os.O_CLOEXEC, 0o755, dir_fd=fd))
+                    except FileExistsError:
+                        if stat.S_ISLNK(os.lstat(part, dir_fd=fd).st_mode):
+                            raise OSError(errno.ELOOP, "a symlink") from None
+                    break
+                try:
+                    os.mkdir(part, 0o755, dir_fd=fd)
+                except FileExistsError:
+                    pass
+                nfd = os.open(part, rootfs_path.DIR_FLAGS, dir_fd=fd)   # ELOOP on a symlink
+                os.close(fd)
+                fd = nfd
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise errors.Internal("mount point %s: %s" % (dest, exc)) from None
+    finally:
+        os.close(root_fd)
+    return os.path.join(root, *parts)
 
 
 def upper_changes(upper, lowers):

@@ -127,16 +127,19 @@ class SnapshotsServicer(snapshots_pb2_grpc.SnapshotsServicer):
             snapshots=[snapshots_pb2.SnapshotInfo(**s) for s in self.snapshots.list()])
 
     def StatPath(self, request, context):
-        return types_pb2.PathStat(**self.fs.stat_path(request.key, request.path))
+        return types_pb2.PathStat(**self.fs.stat_path(request.key, request.path,
+                                                      list(request.mounts)))
 
     def ArchiveGet(self, request, context):
-        for data in self.fs.archive_get(request.key, request.path):
+        for data in self.fs.archive_get(request.key, request.path, list(request.mounts)):
             yield types_pb2.DataChunk(data=data)
 
     def ArchivePut(self, request_iterator, context):
         h = archive_put_header(request_iterator)
         self.fs.archive_put(h.key, h.path, archive_put_data(request_iterator),
-                            no_overwrite_dir_non_dir=h.no_overwrite_dir_non_dir)
+                            no_overwrite_dir_non_dir=h.no_overwrite_dir_non_dir,
+                            binds=list(h.mounts), readonly_rootfs=h.readonly_rootfs,
+                            owner_user=h.user if h.copy_uid_gid else None)
         return types_pb2.Empty()
 
     def Changes(self, request, context):

@@ -9,6 +9,7 @@ import tarfile
 
 import pytest
 
+from dockyard_api.types.v1 import types_pb2
 from dockyard_common import errors
 from dockyard_images import fsops
 from dockyard_images.db import Database
@@ -166,3 +167,94 @@ def test_runtime_mountpoints_are_not_additions(layers):
         f.write("written by the user\n")
     same_dir_meta(os.path.join(lower, "etc"), os.path.join(upper, "etc"))
     assert fsops.upper_changes(upper, [lower]) == [("/etc", C), ("/etc/hostname", A)]
+
+
+# -- the container's volumes, binds and network files bound on a stopped container's snapshot --
+
+class BindingMounter(CopyMounter):
+    def bind(self, source, target, readonly):
+        assert os.path.exists(target), "the mount point is created first"
+        self.calls.append(("bind", source, os.path.relpath(target, self.root_of(target)), readonly))
+
+    @staticmethod
+    def root_of(target):
+        parts = target.split(os.sep)
+        return os.sep.join(parts[:parts.index("mnt") + 2])
+
+
+def bind(source, target, ro=False, kind="volume"):
+    return types_pb2.Mount(type=kind, source=str(source), target=target, options=["ro" if ro else "rw"])
+
+
+@pytest.fixture
+def bindfs(snapfs):
+    fs, _, tmp = snapfs
+    fs.mounter = BindingMounter()
+    (tmp / "vol").mkdir()
+    (tmp / "hosts").write_text("127.0.0.1 localhost\n")
+    fs.archive_put("c1", "/", tar_of("real/keep", b"x"))       # a directory the image has
+    fs.archive_put("c1", "/", symlink_tar("link", "/real"))
+    fs.mounter.calls.clear()
+    return fs, tmp
+
+
+def symlink_tar(name, target):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo(name)
+        info.type, info.linkname = tarfile.SYMTYPE, target
+        tar.addfile(info)
+    buf.seek(0)
+    return buf
+
+
+def test_binds_are_mounted_parents_first_on_created_mount_points(bindfs):
+    fs, tmp = bindfs
+    binds = [bind(tmp / "vol", "/data/sub/deep", ro=True), bind(tmp / "vol", "/data"),
+             bind(tmp / "hosts", "/etc/hosts", kind="bind"), bind("", "/scratch", kind="tmpfs"),
+             bind(tmp / "gone", "/gone", kind="bind"), bind(tmp / "vol", "/link/v")]
+    assert fs.stat_path("c1", "/data", binds)["name"] == "data"
+    got = [c for c in fs.mounter.calls if c[0] == "bind"]
+    assert got == [("bind", str(tmp / "vol"), "data", False),
+                   ("bind", str(tmp / "hosts"), "etc/hosts", False),
+                   ("bind", str(tmp / "vol"), "real/v", False),     # the symlink followed in the root
+                   ("bind", str(tmp / "vol"), "data/sub/deep", True)]
+    assert fs.stat_path("c1", "/etc/hosts")["mode"] & (1 << 31) == 0   # a file mount point
+    assert fs.stat_path("c1", "/real/v")["mode"] & (1 << 31)
+    assert os.listdir(tmp / "mnt") == []
+
+
+def test_put_refuses_read_only_mounts_and_rootfs(bindfs):
+    fs, tmp = bindfs
+    with pytest.raises(errors.Internal, match="^mounted volume is marked read-only$"):
+        fs.archive_put("c1", "/data", tar_of("x", b"1"), binds=[bind(tmp / "vol", "/data", ro=True)])
+    with pytest.raises(errors.Internal, match="^container rootfs is marked read-only$"):
+        fs.archive_put("c1", "/real", tar_of("x", b"1"), binds=[bind(tmp / "vol", "/data")],
+                       readonly_rootfs=True)
+    with pytest.raises(errors.Internal, match="^mounted volume is marked read-only$"):
+        fs.archive_put("c1", "/link", tar_of("x", b"1"), binds=[bind(tmp / "vol", "/real", ro=True)])
+    fs.archive_put("c1", "/data", tar_of("x", b"1"), binds=[bind(tmp / "vol", "/data")],
+                   readonly_rootfs=True)
+    assert fs.stat_path("c1", "/data/x")["size"] == 1
+    assert os.listdir(tmp / "mnt") == []
+
+
+class OwnerSpy(BindingMounter):
+    """Records the owner of real/owned while mounted (the copying fake loses owners)."""
+
+    def unmount(self, target):
+        path = os.path.join(target, "real", "owned")
+        if os.path.exists(path):
+            self.owner = os.stat(path).st_uid
+        super().unmount(target)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_put_owner_user_is_resolved_in_the_snapshot(bindfs):
+    fs, tmp = bindfs
+    fs.archive_put("c1", "/", tar_of("etc/passwd", b"root:x:0:0::/:/bin/sh\napp:x:1000:1000::/:/bin/sh\n"))
+    fs.mounter = OwnerSpy()
+    fs.archive_put("c1", "/real", tar_of("owned", b"1"), owner_user="app")
+    assert fs.mounter.owner == 1000
+    with pytest.raises(errors.Internal, match="unable to find user nobody"):
+        fs.archive_put("c1", "/real", tar_of("owned", b"1"), owner_user="nobody")

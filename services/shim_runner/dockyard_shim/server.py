@@ -6,7 +6,7 @@ import threading
 
 from dockyard_api.shim.v1 import shim_pb2, shim_pb2_grpc
 from dockyard_api.types.v1 import types_pb2
-from dockyard_common import errors
+from dockyard_common import containerfs, errors
 from dockyard_common.containerfs import ChunkReader
 
 from .fsops import TaskFS
@@ -146,5 +146,7 @@ class ShimServicer(shim_pb2_grpc.ShimServicer):
             raise errors.InvalidArgument("archive put: the first message must carry the header")
         h = first.header
         data = ChunkReader(m.data for m in request_iterator if m.WhichOneof("part") == "data")
-        self.fs.archive_put(h.key, h.path, data, no_overwrite_dir_non_dir=h.no_overwrite_dir_non_dir)
+        self.fs.archive_put(h.key, h.path, data, no_overwrite_dir_non_dir=h.no_overwrite_dir_non_dir,
+                            mounts=containerfs.mount_points(h.mounts), readonly_rootfs=h.readonly_rootfs,
+                            owner_user=h.user if h.copy_uid_gid else None)
         return EMPTY

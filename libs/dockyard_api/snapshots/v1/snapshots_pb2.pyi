@@ -8,12 +8,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class PathRequest(_message.Message):
-    __slots__ = ("key", "path")
+    __slots__ = ("key", "path", "mounts")
     KEY_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
+    MOUNTS_FIELD_NUMBER: _ClassVar[int]
     key: str
     path: str
-    def __init__(self, key: _Optional[str] = ..., path: _Optional[str] = ...) -> None: ...
+    mounts: _containers.RepeatedCompositeFieldContainer[_types_pb2.Mount]
+    def __init__(self, key: _Optional[str] = ..., path: _Optional[str] = ..., mounts: _Optional[_Iterable[_Union[_types_pb2.Mount, _Mapping]]] = ...) -> None: ...
 
 class Change(_message.Message):
     __slots__ = ("path", "kind")

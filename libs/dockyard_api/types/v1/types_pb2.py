@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!dockyard_api/types/v1/types.proto\x12\x15\x64ockyard_api.types.v1\"F\n\x05Mount\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x0f\n\x07options\x18\x04 \x03(\t\"\x19\n\tDataChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\x07\n\x05\x45mpty\"X\n\x08PathStat\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0c\n\x04mode\x18\x03 \x01(\r\x12\r\n\x05mtime\x18\x04 \x01(\t\x12\x13\n\x0blink_target\x18\x05 \x01(\t\"e\n\x10\x41rchivePutHeader\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12 \n\x18no_overwrite_dir_non_dir\x18\x03 \x01(\x08\x12\x14\n\x0c\x63opy_uid_gid\x18\x04 \x01(\x08\"f\n\x11\x41rchivePutRequest\x12\x39\n\x06header\x18\x01 \x01(\x0b\x32\'.dockyard_api.types.v1.ArchivePutHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04partb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!dockyard_api/types/v1/types.proto\x12\x15\x64ockyard_api.types.v1\"F\n\x05Mount\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0e\n\x06target\x18\x03 \x01(\t\x12\x0f\n\x07options\x18\x04 \x03(\t\"\x19\n\tDataChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\"\x07\n\x05\x45mpty\"X\n\x08PathStat\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0c\n\x04size\x18\x02 \x01(\x03\x12\x0c\n\x04mode\x18\x03 \x01(\r\x12\r\n\x05mtime\x18\x04 \x01(\t\x12\x13\n\x0blink_target\x18\x05 \x01(\t\"\xba\x01\n\x10\x41rchivePutHeader\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12 \n\x18no_overwrite_dir_non_dir\x18\x03 \x01(\x08\x12\x14\n\x0c\x63opy_uid_gid\x18\x04 \x01(\x08\x12,\n\x06mounts\x18\x05 \x03(\x0b\x32\x1c.dockyard_api.types.v1.Mount\x12\x17\n\x0freadonly_rootfs\x18\x06 \x01(\x08\x12\x0c\n\x04user\x18\x07 \x01(\t\"f\n\x11\x41rchivePutRequest\x12\x39\n\x06header\x18\x01 \x01(\x0b\x32\'.dockyard_api.types.v1.ArchivePutHeaderH\x00\x12\x0e\n\x04\x64\x61ta\x18\x02 \x01(\x0cH\x00\x42\x06\n\x04partb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,8 +39,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_EMPTY']._serialized_end=166
   _globals['_PATHSTAT']._serialized_start=168
   _globals['_PATHSTAT']._serialized_end=256
-  _globals['_ARCHIVEPUTHEADER']._serialized_start=258
-  _globals['_ARCHIVEPUTHEADER']._serialized_end=359
-  _globals['_ARCHIVEPUTREQUEST']._serialized_start=361
-  _globals['_ARCHIVEPUTREQUEST']._serialized_end=463
+  _globals['_ARCHIVEPUTHEADER']._serialized_start=259
+  _globals['_ARCHIVEPUTHEADER']._serialized_end=445
+  _globals['_ARCHIVEPUTREQUEST']._serialized_start=447
+  _globals['_ARCHIVEPUTREQUEST']._serialized_end=549
 # @@protoc_insertion_point(module_scope)

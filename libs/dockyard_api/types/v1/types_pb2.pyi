@@ -43,16 +43,22 @@ class PathStat(_message.Message):
     def __init__(self, name: _Optional[str] = ..., size: _Optional[int] = ..., mode: _Optional[int] = ..., mtime: _Optional[str] = ..., link_target: _Optional[str] = ...) -> None: ...
 
 class ArchivePutHeader(_message.Message):
-    __slots__ = ("key", "path", "no_overwrite_dir_non_dir", "copy_uid_gid")
+    __slots__ = ("key", "path", "no_overwrite_dir_non_dir", "copy_uid_gid", "mounts", "readonly_rootfs", "user")
     KEY_FIELD_NUMBER: _ClassVar[int]
     PATH_FIELD_NUMBER: _ClassVar[int]
     NO_OVERWRITE_DIR_NON_DIR_FIELD_NUMBER: _ClassVar[int]
     COPY_UID_GID_FIELD_NUMBER: _ClassVar[int]
+    MOUNTS_FIELD_NUMBER: _ClassVar[int]
+    READONLY_ROOTFS_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
     key: str
     path: str
     no_overwrite_dir_non_dir: bool
     copy_uid_gid: bool
-    def __init__(self, key: _Optional[str] = ..., path: _Optional[str] = ..., no_overwrite_dir_non_dir: _Optional[bool] = ..., copy_uid_gid: _Optional[bool] = ...) -> None: ...
+    mounts: _containers.RepeatedCompositeFieldContainer[Mount]
+    readonly_rootfs: bool
+    user: str
+    def __init__(self, key: _Optional[str] = ..., path: _Optional[str] = ..., no_overwrite_dir_non_dir: _Optional[bool] = ..., copy_uid_gid: _Optional[bool] = ..., mounts: _Optional[_Iterable[_Union[Mount, _Mapping]]] = ..., readonly_rootfs: _Optional[bool] = ..., user: _Optional[str] = ...) -> None: ...
 
 class ArchivePutRequest(_message.Message):
     __slots__ = ("header", "data")

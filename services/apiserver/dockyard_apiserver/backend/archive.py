@@ -1,11 +1,13 @@
 """Container filesystems over gRPC: the archive API (docker cp), export and changes (moby's
 daemon/archive.go, export.go, changes.go).
 
-A container whose task exists (running or paused) has its rootfs mounted by the shim-runner:
-its files go through Shim.StatPath/ArchiveGet/ArchivePut. Any other container (created, or
-exited: its task is deleted at exit) goes through Snapshots.*, for which the image-service mounts
-the container's snapshot privately. When the shim says the task is gone (FailedPrecondition:
-the container just exited), the call falls back to Snapshots.
+The archive API sees the container as Docker's does: the rootfs with the volumes, binds (and,
+running, tmpfs) mounted on it. A container whose task exists (running or paused) goes through
+Shim.StatPath/ArchiveGet/ArchivePut, which reach its files through its own mount namespace. Any
+other container (created, or exited: its task is deleted at exit) goes through Snapshots.*: the
+image-service mounts the container's snapshot privately and binds its volumes, binds and network
+files on it (archive_mounts). When the shim says the task is gone (FailedPrecondition: the
+container just exited), the call falls back to Snapshots. Export is the rootfs alone.
 """
 
 import base64
@@ -17,6 +19,8 @@ from dockyard_api.shim.v1 import shim_pb2
 from dockyard_api.snapshots.v1 import snapshots_pb2
 from dockyard_api.types.v1 import types_pb2
 from dockyard_common import errors
+
+from . import archive_mounts
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +48,14 @@ class _Target:
 
     def __init__(self, clients, rec):
         self.c = clients
+        self.rec = rec
         self.id = rec.id
         self.key = rec.snapshot_key or rec.id
         self.via_shim = rec.state.running or rec.state.paused
+        self.mounts = archive_mounts.container_mounts(rec)
+
+    def _snapshot_request(self, path):
+        return snapshots_pb2.PathRequest(key=self.key, path=path, mounts=self.mounts)
 
     def stat(self, path):
         if self.via_shim:
@@ -54,17 +63,25 @@ class _Target:
                 return self.c.shim.StatPath(shim_pb2.PathRequest(id=self.id, path=path))
             except errors.FailedPrecondition:
                 self.via_shim = False    # the task went away: the snapshot is unmounted now
-        return self.c.snapshots.StatPath(snapshots_pb2.PathRequest(key=self.key, path=path))
+        return self.c.snapshots.StatPath(self._snapshot_request(path))
 
     def get(self, path):
         if self.via_shim:
             return self.c.shim.ArchiveGet(shim_pb2.PathRequest(id=self.id, path=path))
-        return self.c.snapshots.ArchiveGet(snapshots_pb2.PathRequest(key=self.key, path=path))
+        return self.c.snapshots.ArchiveGet(self._snapshot_request(path))
+
+    def export(self):
+        """The rootfs alone (no mounts), named relative to it (an empty path)."""
+        if self.via_shim:
+            return self.c.shim.ArchiveGet(shim_pb2.PathRequest(id=self.id, path=""))
+        return self.c.snapshots.ArchiveGet(snapshots_pb2.PathRequest(key=self.key, path=""))
 
     def put(self, path, stream, no_overwrite_dir_non_dir, copy_uid_gid):
         header = types_pb2.ArchivePutHeader(
             key=self.id if self.via_shim else self.key, path=path,
-            no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, copy_uid_gid=copy_uid_gid)
+            no_overwrite_dir_non_dir=no_overwrite_dir_non_dir, copy_uid_gid=copy_uid_gid,
+            mounts=self.mounts, readonly_rootfs=archive_mounts.readonly_rootfs(self.rec),
+            user=archive_mounts.container_user(self.rec) if copy_uid_gid else "")
 
         def requests():
             yield types_pb2.ArchivePutRequest(header=header)
@@ -119,12 +136,13 @@ class ArchiveBackend:
             stream, first = _started(target.get(path))
         except errors.NotFound:
             raise self._not_found(path, ref) from None
+        self._emit(rec, "archive-path")
         return stat_header(stat), _relay(stream, first)
 
     def put(self, ref, path, stream, no_overwrite_dir_non_dir=False, copy_uid_gid=False):
+        """The services check the read-only mounts and rootfs on the resolved path (a symlink
+        into a read-only volume is refused too), with Docker's 500s."""
         rec = self._container(ref)
-        if (json.loads(rec.host_config_json or b"{}") or {}).get("ReadonlyRootfs"):
-            raise errors.InvalidArgument("container rootfs is marked read-only")
         target = _Target(self.c, rec)
         try:
             # Decide shim or snapshot (and check the directory) before sending any data: a
@@ -133,6 +151,7 @@ class ArchiveBackend:
             target.put(path, stream, no_overwrite_dir_non_dir, copy_uid_gid)
         except errors.NotFound:
             raise self._not_found(path, ref) from None
+        self._emit(rec, "extract-to-dir")
 
     # -- export / changes -----------------------------------------------------------------------
     def export(self, ref):
@@ -143,11 +162,11 @@ class ArchiveBackend:
         stream = None
         if target.via_shim:
             try:
-                stream, first = _started(target.get(""))
+                stream, first = _started(target.export())
             except errors.FailedPrecondition:
                 target.via_shim = False
         if stream is None:
-            stream, first = _started(target.get(""))
+            stream, first = _started(target.export())
         self._emit(rec, "export")
         return _relay(stream, first)
 
