@@ -16,7 +16,7 @@ from dockyard_common import errors, ids
 _ID_RE = re.compile(r"^[0-9a-f]{64}$")
 _NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 
-_BLOBS = ("config_json", "host_config_json", "spec_json", "network_json", "mounts_json")
+_BLOBS = ("config_json", "host_config_json", "spec_json", "network_json", "mounts_json", "health_json")
 _TEXTS = ("name", "image", "image_id", "snapshot_key", "created", "runtime",
           "resolv_conf_path", "hostname_path", "hosts_path", "log_path")
 _STATE_FIELDS = [f.name for f in containers_pb2.ContainerState.DESCRIPTOR.fields]
@@ -28,7 +28,7 @@ CREATE TABLE IF NOT EXISTS containers (
   image TEXT, image_id TEXT, snapshot_key TEXT, created TEXT, runtime TEXT,
   resolv_conf_path TEXT, hostname_path TEXT, hosts_path TEXT, log_path TEXT,
   config_json BLOB, host_config_json BLOB, spec_json BLOB, network_json BLOB, mounts_json BLOB,
-  rootfs TEXT, labels TEXT, state TEXT
+  rootfs TEXT, labels TEXT, state TEXT, health_json BLOB
 );
 CREATE TABLE IF NOT EXISTS execs (
   exec_id TEXT PRIMARY KEY,
@@ -75,6 +75,14 @@ class Store:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self):
+        """Columns added since a database was created (additive record fields)."""
+        have = {row[1] for row in self._db.execute("PRAGMA table_info(containers)")}
+        for col in _BLOBS:
+            if col not in have:
+                self._db.execute("ALTER TABLE containers ADD COLUMN %s BLOB" % col)
 
     def close(self):
         with self._lock:
@@ -229,6 +237,10 @@ class Store:
         for flag in ("terminal", "stdin", "running", "exited", "registered"):
             ex[flag] = bool(ex[flag])
         return ex
+
+    def delete_exec(self, exec_id):
+        with self._lock:
+            self._db.execute("DELETE FROM execs WHERE exec_id=?", (exec_id,))
 
     def running_execs(self, cid):
         with self._lock:

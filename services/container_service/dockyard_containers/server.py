@@ -27,7 +27,7 @@ class ContainersServicer(containers_pb2_grpc.ContainersServicer):
         return self.c.update(request.id, config_json=request.config_json,
                              host_config_json=request.host_config_json, spec_json=request.spec_json,
                              network_json=request.network_json, mounts_json=request.mounts_json,
-                             manually_stopped=manual)
+                             health_json=request.health_json, manually_stopped=manual)
 
     def Rename(self, request, context):
         return self.c.rename(request.ref, request.new_name)
@@ -52,7 +52,7 @@ class TasksServicer(tasks_pb2_grpc.TasksServicer):
         return self.t.get(request.id)
 
     def Kill(self, request, context):
-        self.t.kill(request.id, request.signal)
+        self.t.kill(request.id, request.signal, exec_id=request.exec_id)
         return EMPTY
 
     def Wait(self, request, context):
@@ -89,6 +89,10 @@ class TasksServicer(tasks_pb2_grpc.TasksServicer):
 
     def ExecGet(self, request, context):
         return tasks_pb2.ExecState(**self.t.exec_get(request.id, request.exec_id))
+
+    def ExecDelete(self, request, context):
+        self.t.exec_delete(request.id, request.exec_id)
+        return EMPTY
 
     def Events(self, request, context):
         q = self.hub.subscribe()

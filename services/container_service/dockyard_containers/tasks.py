@@ -189,11 +189,14 @@ class TaskManager:
             return state
 
     # signals, pause ---------------------------------------------------------------------
-    def kill(self, ref, signal=0):
+    def kill(self, ref, signal=0, exec_id=""):
         rec = self.store.get(ref)
         if not rec.state.running:
             raise self._not_running(rec.id)
         sig = signal or SIGKILL
+        if exec_id:  # one exec process (a health probe past its timeout)
+            self.shim.Kill(shim_pb2.KillRequest(id=rec.id, exec_id=exec_id, signal=sig))
+            return
         self.shim.Kill(shim_pb2.KillRequest(id=rec.id, signal=sig))
         if rec.state.paused and sig == SIGKILL:
             # A frozen process only dies once thawed (dockerd resumes after SIGKILL too).
@@ -397,6 +400,13 @@ class TaskManager:
             ex.update(running=True, pid=ts.pid)
             self.store.put_exec(ex)
             return self.exec_state(ex)
+
+    def exec_delete(self, ref, exec_id):
+        ex = self.exec_get(ref, exec_id)     # settles an exit the shim already knows of
+        with self.lock(ex["id"]):
+            if self.store.get_exec(exec_id)["running"]:
+                raise errors.FailedPrecondition("exec %s is running" % exec_id)
+            self.store.delete_exec(exec_id)
 
     def exec_get(self, ref, exec_id):
         ex = self.store.get_exec(exec_id)

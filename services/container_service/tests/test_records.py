@@ -131,3 +131,32 @@ def test_records_survive_reopen(env):
     env.reopen()
     st = env.containers.get("keep").state
     assert st.running and st.status == "running" and st.pid > 0
+
+
+def test_health_json_is_kept_and_replaced(env):
+    rec = env.containers.create(record())
+    assert env.containers.get(rec.id).health_json == b""
+    env.containers.update(rec.id, health_json=b'{"run": "x", "health": {"Status": "healthy"}}')
+    env.reopen()   # it outlives a restart of container-service
+    assert b"healthy" in env.containers.get(rec.id).health_json
+    env.containers.update(rec.id, config_json=b'{"Image": "b"}')   # other documents leave it alone
+    assert b"healthy" in env.containers.get(rec.id).health_json
+
+
+def test_database_of_an_older_version_gets_the_new_column(tmp_path):
+    import sqlite3
+    from dockyard_containers.records import Store
+    path = str(tmp_path / "old.db")
+    db = sqlite3.connect(path)
+    db.executescript("CREATE TABLE containers (id TEXT PRIMARY KEY, name TEXT UNIQUE NOT NULL, "
+                     "image TEXT, image_id TEXT, snapshot_key TEXT, created TEXT, runtime TEXT, "
+                     "resolv_conf_path TEXT, hostname_path TEXT, hosts_path TEXT, log_path TEXT, "
+                     "config_json BLOB, host_config_json BLOB, spec_json BLOB, network_json BLOB, "
+                     "mounts_json BLOB, rootfs TEXT, labels TEXT, state TEXT);")
+    db.close()
+    store = Store(path)
+    try:
+        rec = store.create(record())
+        assert store.get(rec.id).health_json == b""
+    finally:
+        store.close()

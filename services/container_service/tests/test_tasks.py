@@ -283,3 +283,26 @@ def test_exec_get_asks_the_shim_before_the_exit_event_arrives(env):
     assert env.drain()[-1] == ("exec_die", cid[:4], 4)
     env.tasks.handle_exec_exit(cid, "e3", 4)                # the late event changes nothing
     assert [e for e in env.drain() if e[0] == "exec_die"] == []
+
+
+def test_kill_one_exec_process(env):
+    # A health probe past its timeout: only that exec is signalled, never the container.
+    cid = started(env)
+    env.tasks.exec_create(cid, "probe", b'{"args": ["sleep", "9"]}')
+    env.tasks.exec_start(cid, "probe")
+    env.shim.calls.clear()
+    env.tasks.kill(cid, 9, exec_id="probe")
+    assert env.shim.calls == [("Kill", cid, "probe")] and env.shim.killed == 9
+
+
+def test_exec_delete_forgets_an_exited_exec_and_refuses_a_running_one(env):
+    # Health probes: Docker keeps no record of them, so neither may container-service.
+    cid = started(env)
+    env.tasks.exec_create(cid, "p1", b'{"args": ["true"]}')
+    env.tasks.exec_start(cid, "p1")
+    with pytest.raises(errors.FailedPrecondition):
+        env.tasks.exec_delete(cid, "p1")
+    env.shim.exit(cid, 0, exec_id="p1", emit=False)     # exited; the event is still on its way
+    env.tasks.exec_delete(cid, "p1")
+    with pytest.raises(errors.NotFound):
+        env.tasks.exec_get(cid, "p1")

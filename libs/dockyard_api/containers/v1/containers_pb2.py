@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from dockyard_api.types.v1 import types_pb2 as dockyard__api_dot_types_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+dockyard_api/containers/v1/containers.proto\x12\x1a\x64ockyard_api.containers.v1\x1a!dockyard_api/types/v1/types.proto\"\x80\x02\n\x0e\x43ontainerState\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0f\n\x07running\x18\x02 \x01(\x08\x12\x0e\n\x06paused\x18\x03 \x01(\x08\x12\x12\n\nrestarting\x18\x04 \x01(\x08\x12\x12\n\noom_killed\x18\x05 \x01(\x08\x12\x0c\n\x04\x64\x65\x61\x64\x18\x06 \x01(\x08\x12\x0b\n\x03pid\x18\x07 \x01(\x05\x12\x11\n\texit_code\x18\x08 \x01(\x05\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x12\n\nstarted_at\x18\n \x01(\t\x12\x13\n\x0b\x66inished_at\x18\x0b \x01(\t\x12\x15\n\rrestart_count\x18\x0c \x01(\x05\x12\x18\n\x10manually_stopped\x18\r \x01(\x08\"\x9d\x04\n\tContainer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05image\x18\x03 \x01(\t\x12\x10\n\x08image_id\x18\x04 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x05 \x01(\x0c\x12\x18\n\x10host_config_json\x18\x06 \x01(\x0c\x12\x11\n\tspec_json\x18\x07 \x01(\x0c\x12,\n\x06rootfs\x18\x08 \x03(\x0b\x32\x1c.dockyard_api.types.v1.Mount\x12\x14\n\x0csnapshot_key\x18\t \x01(\t\x12\x0f\n\x07\x63reated\x18\n \x01(\t\x12\x39\n\x05state\x18\x0b \x01(\x0b\x32*.dockyard_api.containers.v1.ContainerState\x12\x0f\n\x07runtime\x18\x0c \x01(\t\x12\x14\n\x0cnetwork_json\x18\r \x01(\x0c\x12\x18\n\x10resolv_conf_path\x18\x0e \x01(\t\x12\x15\n\rhostname_path\x18\x0f \x01(\t\x12\x12\n\nhosts_path\x18\x10 \x01(\t\x12\x10\n\x08log_path\x18\x11 \x01(\t\x12\x41\n\x06labels\x18\x12 \x03(\x0b\x32\x31.dockyard_api.containers.v1.Container.LabelsEntry\x12\x13\n\x0bmounts_json\x18\x13 \x01(\x0c\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\"\n\x13GetContainerRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"$\n\x15ListContainersRequest\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\"S\n\x16ListContainersResponse\x12\x39\n\ncontainers\x18\x01 \x03(\x0b\x32%.dockyard_api.containers.v1.Container\"\xc5\x01\n\x16UpdateContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x02 \x01(\x0c\x12\x18\n\x10host_config_json\x18\x03 \x01(\x0c\x12\x11\n\tspec_json\x18\x04 \x01(\x0c\x12\x14\n\x0cnetwork_json\x18\x05 \x01(\x0c\x12\x13\n\x0bmounts_json\x18\x06 \x01(\x0c\x12\x1d\n\x10manually_stopped\x18\x07 \x01(\x08H\x00\x88\x01\x01\x42\x13\n\x11_manually_stopped\"7\n\x16RenameContainerRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x10\n\x08new_name\x18\x02 \x01(\t2\xd5\x04\n\nContainers\x12V\n\x06\x43reate\x12%.dockyard_api.containers.v1.Container\x1a%.dockyard_api.containers.v1.Container\x12]\n\x03Get\x12/.dockyard_api.containers.v1.GetContainerRequest\x1a%.dockyard_api.containers.v1.Container\x12m\n\x04List\x12\x31.dockyard_api.containers.v1.ListContainersRequest\x1a\x32.dockyard_api.containers.v1.ListContainersResponse\x12\x63\n\x06Update\x12\x32.dockyard_api.containers.v1.UpdateContainerRequest\x1a%.dockyard_api.containers.v1.Container\x12\x63\n\x06Rename\x12\x32.dockyard_api.containers.v1.RenameContainerRequest\x1a%.dockyard_api.containers.v1.Container\x12W\n\x06\x44\x65lete\x12/.dockyard_api.containers.v1.GetContainerRequest\x1a\x1c.dockyard_api.types.v1.Emptyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+dockyard_api/containers/v1/containers.proto\x12\x1a\x64ockyard_api.containers.v1\x1a!dockyard_api/types/v1/types.proto\"\x80\x02\n\x0e\x43ontainerState\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x0f\n\x07running\x18\x02 \x01(\x08\x12\x0e\n\x06paused\x18\x03 \x01(\x08\x12\x12\n\nrestarting\x18\x04 \x01(\x08\x12\x12\n\noom_killed\x18\x05 \x01(\x08\x12\x0c\n\x04\x64\x65\x61\x64\x18\x06 \x01(\x08\x12\x0b\n\x03pid\x18\x07 \x01(\x05\x12\x11\n\texit_code\x18\x08 \x01(\x05\x12\r\n\x05\x65rror\x18\t \x01(\t\x12\x12\n\nstarted_at\x18\n \x01(\t\x12\x13\n\x0b\x66inished_at\x18\x0b \x01(\t\x12\x15\n\rrestart_count\x18\x0c \x01(\x05\x12\x18\n\x10manually_stopped\x18\r \x01(\x08\"\xb2\x04\n\tContainer\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05image\x18\x03 \x01(\t\x12\x10\n\x08image_id\x18\x04 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x05 \x01(\x0c\x12\x18\n\x10host_config_json\x18\x06 \x01(\x0c\x12\x11\n\tspec_json\x18\x07 \x01(\x0c\x12,\n\x06rootfs\x18\x08 \x03(\x0b\x32\x1c.dockyard_api.types.v1.Mount\x12\x14\n\x0csnapshot_key\x18\t \x01(\t\x12\x0f\n\x07\x63reated\x18\n \x01(\t\x12\x39\n\x05state\x18\x0b \x01(\x0b\x32*.dockyard_api.containers.v1.ContainerState\x12\x0f\n\x07runtime\x18\x0c \x01(\t\x12\x14\n\x0cnetwork_json\x18\r \x01(\x0c\x12\x18\n\x10resolv_conf_path\x18\x0e \x01(\t\x12\x15\n\rhostname_path\x18\x0f \x01(\t\x12\x12\n\nhosts_path\x18\x10 \x01(\t\x12\x10\n\x08log_path\x18\x11 \x01(\t\x12\x41\n\x06labels\x18\x12 \x03(\x0b\x32\x31.dockyard_api.containers.v1.Container.LabelsEntry\x12\x13\n\x0bmounts_json\x18\x13 \x01(\x0c\x12\x13\n\x0bhealth_json\x18\x14 \x01(\x0c\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\"\n\x13GetContainerRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"$\n\x15ListContainersRequest\x12\x0b\n\x03\x61ll\x18\x01 \x01(\x08\"S\n\x16ListContainersResponse\x12\x39\n\ncontainers\x18\x01 \x03(\x0b\x32%.dockyard_api.containers.v1.Container\"\xda\x01\n\x16UpdateContainerRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x63onfig_json\x18\x02 \x01(\x0c\x12\x18\n\x10host_config_json\x18\x03 \x01(\x0c\x12\x11\n\tspec_json\x18\x04 \x01(\x0c\x12\x14\n\x0cnetwork_json\x18\x05 \x01(\x0c\x12\x13\n\x0bmounts_json\x18\x06 \x01(\x0c\x12\x1d\n\x10manually_stopped\x18\x07 \x01(\x08H\x00\x88\x01\x01\x12\x13\n\x0bhealth_json\x18\x08 \x01(\x0c\x42\x13\n\x11_manually_stopped\"7\n\x16RenameContainerRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\x12\x10\n\x08new_name\x18\x02 \x01(\t2\xd5\x04\n\nContainers\x12V\n\x06\x43reate\x12%.dockyard_api.containers.v1.Container\x1a%.dockyard_api.containers.v1.Container\x12]\n\x03Get\x12/.dockyard_api.containers.v1.GetContainerRequest\x1a%.dockyard_api.containers.v1.Container\x12m\n\x04List\x12\x31.dockyard_api.containers.v1.ListContainersRequest\x1a\x32.dockyard_api.containers.v1.ListContainersResponse\x12\x63\n\x06Update\x12\x32.dockyard_api.containers.v1.UpdateContainerRequest\x1a%.dockyard_api.containers.v1.Container\x12\x63\n\x06Rename\x12\x32.dockyard_api.containers.v1.RenameContainerRequest\x1a%.dockyard_api.containers.v1.Container\x12W\n\x06\x44\x65lete\x12/.dockyard_api.containers.v1.GetContainerRequest\x1a\x1c.dockyard_api.types.v1.Emptyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,19 +37,19 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CONTAINERSTATE']._serialized_start=111
   _globals['_CONTAINERSTATE']._serialized_end=367
   _globals['_CONTAINER']._serialized_start=370
-  _globals['_CONTAINER']._serialized_end=911
-  _globals['_CONTAINER_LABELSENTRY']._serialized_start=866
-  _globals['_CONTAINER_LABELSENTRY']._serialized_end=911
-  _globals['_GETCONTAINERREQUEST']._serialized_start=913
-  _globals['_GETCONTAINERREQUEST']._serialized_end=947
-  _globals['_LISTCONTAINERSREQUEST']._serialized_start=949
-  _globals['_LISTCONTAINERSREQUEST']._serialized_end=985
-  _globals['_LISTCONTAINERSRESPONSE']._serialized_start=987
-  _globals['_LISTCONTAINERSRESPONSE']._serialized_end=1070
-  _globals['_UPDATECONTAINERREQUEST']._serialized_start=1073
-  _globals['_UPDATECONTAINERREQUEST']._serialized_end=1270
-  _globals['_RENAMECONTAINERREQUEST']._serialized_start=1272
-  _globals['_RENAMECONTAINERREQUEST']._serialized_end=1327
-  _globals['_CONTAINERS']._serialized_start=1330
-  _globals['_CONTAINERS']._serialized_end=1927
+  _globals['_CONTAINER']._serialized_end=932
+  _globals['_CONTAINER_LABELSENTRY']._serialized_start=887
+  _globals['_CONTAINER_LABELSENTRY']._serialized_end=932
+  _globals['_GETCONTAINERREQUEST']._serialized_start=934
+  _globals['_GETCONTAINERREQUEST']._serialized_end=968
+  _globals['_LISTCONTAINERSREQUEST']._serialized_start=970
+  _globals['_LISTCONTAINERSREQUEST']._serialized_end=1006
+  _globals['_LISTCONTAINERSRESPONSE']._serialized_start=1008
+  _globals['_LISTCONTAINERSRESPONSE']._serialized_end=1091
+  _globals['_UPDATECONTAINERREQUEST']._serialized_start=1094
+  _globals['_UPDATECONTAINERREQUEST']._serialized_end=1312
+  _globals['_RENAMECONTAINERREQUEST']._serialized_start=1314
+  _globals['_RENAMECONTAINERREQUEST']._serialized_end=1369
+  _globals['_CONTAINERS']._serialized_start=1372
+  _globals['_CONTAINERS']._serialized_end=1969
 # @@protoc_insertion_point(module_scope)

@@ -38,7 +38,7 @@ class ContainerState(_message.Message):
     def __init__(self, status: _Optional[str] = ..., running: _Optional[bool] = ..., paused: _Optional[bool] = ..., restarting: _Optional[bool] = ..., oom_killed: _Optional[bool] = ..., dead: _Optional[bool] = ..., pid: _Optional[int] = ..., exit_code: _Optional[int] = ..., error: _Optional[str] = ..., started_at: _Optional[str] = ..., finished_at: _Optional[str] = ..., restart_count: _Optional[int] = ..., manually_stopped: _Optional[bool] = ...) -> None: ...
 
 class Container(_message.Message):
-    __slots__ = ("id", "name", "image", "image_id", "config_json", "host_config_json", "spec_json", "rootfs", "snapshot_key", "created", "state", "runtime", "network_json", "resolv_conf_path", "hostname_path", "hosts_path", "log_path", "labels", "mounts_json")
+    __slots__ = ("id", "name", "image", "image_id", "config_json", "host_config_json", "spec_json", "rootfs", "snapshot_key", "created", "state", "runtime", "network_json", "resolv_conf_path", "hostname_path", "hosts_path", "log_path", "labels", "mounts_json", "health_json")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +65,7 @@ class Container(_message.Message):
     LOG_PATH_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     MOUNTS_JSON_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_JSON_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     image: str
@@ -84,7 +85,8 @@ class Container(_message.Message):
     log_path: str
     labels: _containers.ScalarMap[str, str]
     mounts_json: bytes
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., image_id: _Optional[str] = ..., config_json: _Optional[bytes] = ..., host_config_json: _Optional[bytes] = ..., spec_json: _Optional[bytes] = ..., rootfs: _Optional[_Iterable[_Union[_types_pb2.Mount, _Mapping]]] = ..., snapshot_key: _Optional[str] = ..., created: _Optional[str] = ..., state: _Optional[_Union[ContainerState, _Mapping]] = ..., runtime: _Optional[str] = ..., network_json: _Optional[bytes] = ..., resolv_conf_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., log_path: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., mounts_json: _Optional[bytes] = ...) -> None: ...
+    health_json: bytes
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., image: _Optional[str] = ..., image_id: _Optional[str] = ..., config_json: _Optional[bytes] = ..., host_config_json: _Optional[bytes] = ..., spec_json: _Optional[bytes] = ..., rootfs: _Optional[_Iterable[_Union[_types_pb2.Mount, _Mapping]]] = ..., snapshot_key: _Optional[str] = ..., created: _Optional[str] = ..., state: _Optional[_Union[ContainerState, _Mapping]] = ..., runtime: _Optional[str] = ..., network_json: _Optional[bytes] = ..., resolv_conf_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., log_path: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., mounts_json: _Optional[bytes] = ..., health_json: _Optional[bytes] = ...) -> None: ...
 
 class GetContainerRequest(_message.Message):
     __slots__ = ("ref",)
@@ -105,7 +107,7 @@ class ListContainersResponse(_message.Message):
     def __init__(self, containers: _Optional[_Iterable[_Union[Container, _Mapping]]] = ...) -> None: ...
 
 class UpdateContainerRequest(_message.Message):
-    __slots__ = ("id", "config_json", "host_config_json", "spec_json", "network_json", "mounts_json", "manually_stopped")
+    __slots__ = ("id", "config_json", "host_config_json", "spec_json", "network_json", "mounts_json", "manually_stopped", "health_json")
     ID_FIELD_NUMBER: _ClassVar[int]
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     HOST_CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +115,7 @@ class UpdateContainerRequest(_message.Message):
     NETWORK_JSON_FIELD_NUMBER: _ClassVar[int]
     MOUNTS_JSON_FIELD_NUMBER: _ClassVar[int]
     MANUALLY_STOPPED_FIELD_NUMBER: _ClassVar[int]
+    HEALTH_JSON_FIELD_NUMBER: _ClassVar[int]
     id: str
     config_json: bytes
     host_config_json: bytes
@@ -120,7 +123,8 @@ class UpdateContainerRequest(_message.Message):
     network_json: bytes
     mounts_json: bytes
     manually_stopped: bool
-    def __init__(self, id: _Optional[str] = ..., config_json: _Optional[bytes] = ..., host_config_json: _Optional[bytes] = ..., spec_json: _Optional[bytes] = ..., network_json: _Optional[bytes] = ..., mounts_json: _Optional[bytes] = ..., manually_stopped: _Optional[bool] = ...) -> None: ...
+    health_json: bytes
+    def __init__(self, id: _Optional[str] = ..., config_json: _Optional[bytes] = ..., host_config_json: _Optional[bytes] = ..., spec_json: _Optional[bytes] = ..., network_json: _Optional[bytes] = ..., mounts_json: _Optional[bytes] = ..., manually_stopped: _Optional[bool] = ..., health_json: _Optional[bytes] = ...) -> None: ...
 
 class RenameContainerRequest(_message.Message):
     __slots__ = ("ref", "new_name")

@@ -26,7 +26,7 @@ from dockyard_api.types.v1 import types_pb2 as dockyard__api_dot_types_dot_v1_do
 from dockyard_api.containers.v1 import containers_pb2 as dockyard__api_dot_containers_dot_v1_dot_containers__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!dockyard_api/tasks/v1/tasks.proto\x12\x15\x64ockyard_api.tasks.v1\x1a!dockyard_api/types/v1/types.proto\x1a+dockyard_api/containers/v1/containers.proto\"\x15\n\x07TaskRef\x12\n\n\x02id\x18\x01 \x01(\t\"0\n\x11\x43reateTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07restart\x18\x02 \x01(\x08\"-\n\x0fKillTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06signal\x18\x02 \x01(\x05\"\x1b\n\x0bTopResponse\x12\x0c\n\x04pids\x18\x01 \x03(\x05\"#\n\rStatsResponse\x12\x12\n\nstats_json\x18\x01 \x01(\x0c\"g\n\x11\x45xecCreateRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x14\n\x0cprocess_json\x18\x03 \x01(\x0c\x12\x10\n\x08terminal\x18\x04 \x01(\x08\x12\r\n\x05stdin\x18\x05 \x01(\x08\"&\n\x07\x45xecRef\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\"i\n\tExecState\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x0f\n\x07running\x18\x03 \x01(\x08\x12\x0b\n\x03pid\x18\x04 \x01(\x05\x12\x11\n\texit_code\x18\x05 \x01(\x05\x12\x0e\n\x06\x65xited\x18\x06 \x01(\x08\"Z\n\tTaskEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x03 \x01(\t\x12\x11\n\texit_code\x18\x04 \x01(\x05\x12\x0f\n\x07time_ns\x18\x05 \x01(\x03\"7\n\x11UpdateTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0eresources_json\x18\x02 \x01(\x0c\x32\xc0\t\n\x05Tasks\x12^\n\x06\x43reate\x12(.dockyard_api.tasks.v1.CreateTaskRequest\x1a*.dockyard_api.containers.v1.ContainerState\x12S\n\x05Start\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a*.dockyard_api.containers.v1.ContainerState\x12Q\n\x03Get\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a*.dockyard_api.containers.v1.ContainerState\x12L\n\x04Kill\x12&.dockyard_api.tasks.v1.KillTaskRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12R\n\x04Wait\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a*.dockyard_api.containers.v1.ContainerState\x12T\n\x06\x44\x65lete\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a*.dockyard_api.containers.v1.ContainerState\x12\x45\n\x05Pause\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a\x1c.dockyard_api.types.v1.Empty\x12\x46\n\x06Resume\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a\x1c.dockyard_api.types.v1.Empty\x12I\n\x03Top\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a\".dockyard_api.tasks.v1.TopResponse\x12M\n\x05Stats\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a$.dockyard_api.tasks.v1.StatsResponse\x12T\n\nExecCreate\x12(.dockyard_api.tasks.v1.ExecCreateRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12M\n\tExecStart\x12\x1e.dockyard_api.tasks.v1.ExecRef\x1a .dockyard_api.tasks.v1.ExecState\x12K\n\x07\x45xecGet\x12\x1e.dockyard_api.tasks.v1.ExecRef\x1a .dockyard_api.tasks.v1.ExecState\x12J\n\x06\x45vents\x12\x1c.dockyard_api.types.v1.Empty\x1a .dockyard_api.tasks.v1.TaskEvent0\x01\x12P\n\x06Update\x12(.dockyard_api.tasks.v1.UpdateTaskRequest\x1a\x1c.dockyard_api.types.v1.Emptyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n!dockyard_api/tasks/v1/tasks.proto\x12\x15\x64ockyard_api.tasks.v1\x1a!dockyard_api/types/v1/types.proto\x1a+dockyard_api/containers/v1/containers.proto\"\x15\n\x07TaskRef\x12\n\n\x02id\x18\x01 \x01(\t\"0\n\x11\x43reateTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07restart\x18\x02 \x01(\x08\">\n\x0fKillTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06signal\x18\x02 \x01(\x05\x12\x0f\n\x07\x65xec_id\x18\x03 \x01(\t\"\x1b\n\x0bTopResponse\x12\x0c\n\x04pids\x18\x01 \x03(\x05\"#\n\rStatsResponse\x12\x12\n\nstats_json\x18\x01 \x01(\x0c\"g\n\x11\x45xecCreateRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x14\n\x0cprocess_json\x18\x03 \x01(\x0c\x12\x10\n\x08terminal\x18\x04 \x01(\x08\x12\r\n\x05stdin\x18\x05 \x01(\x08\"&\n\x07\x45xecRef\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\"i\n\tExecState\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x02 \x01(\t\x12\x0f\n\x07running\x18\x03 \x01(\x08\x12\x0b\n\x03pid\x18\x04 \x01(\x05\x12\x11\n\texit_code\x18\x05 \x01(\x05\x12\x0e\n\x06\x65xited\x18\x06 \x01(\x08\"Z\n\tTaskEvent\x12\x0c\n\x04type\x18\x01 \x01(\t\x12\n\n\x02id\x18\x02 \x01(\t\x12\x0f\n\x07\x65xec_id\x18\x03 \x01(\t\x12\x11\n\texit_code\x18\x04 \x01(\x05\x12\x0f\n\x07time_ns\x18\x05 \x01(\x03\"7\n\x11UpdateTaskRequest\x12\n\n\x02id\x18\x01 \x01(\t\x12\x16\n\x0eresources_json\x18\x02 \x01(\x0c\x32\x8c\n\n\x05Tasks\x12^\n\x06\x43reate\x12(.dockyard_api.tasks.v1.CreateTaskRequest\x1a*.dockyard_api.containers.v1.ContainerState\x12S\n\x05Start\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a*.dockyard_api.containers.v1.ContainerState\x12Q\n\x03Get\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a*.dockyard_api.containers.v1.ContainerState\x12L\n\x04Kill\x12&.dockyard_api.tasks.v1.KillTaskRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12R\n\x04Wait\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a*.dockyard_api.containers.v1.ContainerState\x12T\n\x06\x44\x65lete\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a*.dockyard_api.containers.v1.ContainerState\x12\x45\n\x05Pause\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a\x1c.dockyard_api.types.v1.Empty\x12\x46\n\x06Resume\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a\x1c.dockyard_api.types.v1.Empty\x12I\n\x03Top\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a\".dockyard_api.tasks.v1.TopResponse\x12M\n\x05Stats\x12\x1e.dockyard_api.tasks.v1.TaskRef\x1a$.dockyard_api.tasks.v1.StatsResponse\x12T\n\nExecCreate\x12(.dockyard_api.tasks.v1.ExecCreateRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12M\n\tExecStart\x12\x1e.dockyard_api.tasks.v1.ExecRef\x1a .dockyard_api.tasks.v1.ExecState\x12K\n\x07\x45xecGet\x12\x1e.dockyard_api.tasks.v1.ExecRef\x1a .dockyard_api.tasks.v1.ExecState\x12J\n\nExecDelete\x12\x1e.dockyard_api.tasks.v1.ExecRef\x1a\x1c.dockyard_api.types.v1.Empty\x12J\n\x06\x45vents\x12\x1c.dockyard_api.types.v1.Empty\x1a .dockyard_api.tasks.v1.TaskEvent0\x01\x12P\n\x06Update\x12(.dockyard_api.tasks.v1.UpdateTaskRequest\x1a\x1c.dockyard_api.types.v1.Emptyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,21 +38,21 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATETASKREQUEST']._serialized_start=163
   _globals['_CREATETASKREQUEST']._serialized_end=211
   _globals['_KILLTASKREQUEST']._serialized_start=213
-  _globals['_KILLTASKREQUEST']._serialized_end=258
-  _globals['_TOPRESPONSE']._serialized_start=260
-  _globals['_TOPRESPONSE']._serialized_end=287
-  _globals['_STATSRESPONSE']._serialized_start=289
-  _globals['_STATSRESPONSE']._serialized_end=324
-  _globals['_EXECCREATEREQUEST']._serialized_start=326
-  _globals['_EXECCREATEREQUEST']._serialized_end=429
-  _globals['_EXECREF']._serialized_start=431
-  _globals['_EXECREF']._serialized_end=469
-  _globals['_EXECSTATE']._serialized_start=471
-  _globals['_EXECSTATE']._serialized_end=576
-  _globals['_TASKEVENT']._serialized_start=578
-  _globals['_TASKEVENT']._serialized_end=668
-  _globals['_UPDATETASKREQUEST']._serialized_start=670
-  _globals['_UPDATETASKREQUEST']._serialized_end=725
-  _globals['_TASKS']._serialized_start=728
-  _globals['_TASKS']._serialized_end=1944
+  _globals['_KILLTASKREQUEST']._serialized_end=275
+  _globals['_TOPRESPONSE']._serialized_start=277
+  _globals['_TOPRESPONSE']._serialized_end=304
+  _globals['_STATSRESPONSE']._serialized_start=306
+  _globals['_STATSRESPONSE']._serialized_end=341
+  _globals['_EXECCREATEREQUEST']._serialized_start=343
+  _globals['_EXECCREATEREQUEST']._serialized_end=446
+  _globals['_EXECREF']._serialized_start=448
+  _globals['_EXECREF']._serialized_end=486
+  _globals['_EXECSTATE']._serialized_start=488
+  _globals['_EXECSTATE']._serialized_end=593
+  _globals['_TASKEVENT']._serialized_start=595
+  _globals['_TASKEVENT']._serialized_end=685
+  _globals['_UPDATETASKREQUEST']._serialized_start=687
+  _globals['_UPDATETASKREQUEST']._serialized_end=742
+  _globals['_TASKS']._serialized_start=745
+  _globals['_TASKS']._serialized_end=2037
 # @@protoc_insertion_point(module_scope)

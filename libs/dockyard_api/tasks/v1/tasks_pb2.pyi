@@ -23,12 +23,14 @@ class CreateTaskRequest(_message.Message):
     def __init__(self, id: _Optional[str] = ..., restart: _Optional[bool] = ...) -> None: ...
 
 class KillTaskRequest(_message.Message):
-    __slots__ = ("id", "signal")
+    __slots__ = ("id", "signal", "exec_id")
     ID_FIELD_NUMBER: _ClassVar[int]
     SIGNAL_FIELD_NUMBER: _ClassVar[int]
+    EXEC_ID_FIELD_NUMBER: _ClassVar[int]
     id: str
     signal: int
-    def __init__(self, id: _Optional[str] = ..., signal: _Optional[int] = ...) -> None: ...
+    exec_id: str
+    def __init__(self, id: _Optional[str] = ..., signal: _Optional[int] = ..., exec_id: _Optional[str] = ...) -> None: ...
 
 class TopResponse(_message.Message):
     __slots__ = ("pids",)

@@ -101,6 +101,11 @@ class TasksStub:
                 request_serializer=dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.ExecRef.SerializeToString,
                 response_deserializer=dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.ExecState.FromString,
                 _registered_method=True)
+        self.ExecDelete = channel.unary_unary(
+                '/dockyard_api.tasks.v1.Tasks/ExecDelete',
+                request_serializer=dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.ExecRef.SerializeToString,
+                response_deserializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
+                _registered_method=True)
         self.Events = channel.unary_stream(
                 '/dockyard_api.tasks.v1.Tasks/Events',
                 request_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.SerializeToString,
@@ -197,6 +202,14 @@ class TasksServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExecDelete(self, request, context):
+        """Forget an exited exec (a health probe: Docker keeps no record of those). FailedPrecondition
+        while it runs; NotFound when unknown.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Events(self, request, context):
         """Container lifecycle events: "create", "start", "die" (with exit_code), "oom", "exec_die".
         """
@@ -278,6 +291,11 @@ def add_TasksServicer_to_server(servicer, server):
                     servicer.ExecGet,
                     request_deserializer=dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.ExecRef.FromString,
                     response_serializer=dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.ExecState.SerializeToString,
+            ),
+            'ExecDelete': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExecDelete,
+                    request_deserializer=dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.ExecRef.FromString,
+                    response_serializer=dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.SerializeToString,
             ),
             'Events': grpc.unary_stream_rpc_method_handler(
                     servicer.Events,
@@ -641,6 +659,33 @@ class Tasks:
             '/dockyard_api.tasks.v1.Tasks/ExecGet',
             dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.ExecRef.SerializeToString,
             dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.ExecState.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExecDelete(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/dockyard_api.tasks.v1.Tasks/ExecDelete',
+            dockyard__api_dot_tasks_dot_v1_dot_tasks__pb2.ExecRef.SerializeToString,
+            dockyard__api_dot_types_dot_v1_dot_types__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

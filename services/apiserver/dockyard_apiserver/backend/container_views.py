@@ -5,7 +5,7 @@ import time
 
 from dockyard_common import ids
 
-from . import container_ports
+from . import container_health, container_ports
 from .container_config import config_defaults, host_config_defaults
 
 
@@ -50,15 +50,15 @@ def _since(ts, now_ns):
     return max(0.0, (now_ns - ids.rfc3339_to_ns(ts)) / 1e9)
 
 
-def status_text(state, now_ns=None):
-    """container/state.go String()."""
+def status_text(state, now_ns=None, health=None):
+    """container/state.go String(); `health` is the State.Health view."""
     now_ns = now_ns or time.time_ns()
     if state.running:
         if state.paused:
             return "Up %s (Paused)" % human_duration(_since(state.started_at, now_ns))
         if state.restarting:
             return "Restarting (%d) %s ago" % (state.exit_code, human_duration(_since(state.finished_at, now_ns)))
-        return "Up " + human_duration(_since(state.started_at, now_ns))
+        return "Up " + human_duration(_since(state.started_at, now_ns)) + container_health.status_suffix(health)
     if state.restarting:
         return "Restarting (%d) %s ago" % (state.exit_code, human_duration(_since(state.finished_at, now_ns)))
     if state.status == "removing":
@@ -80,8 +80,8 @@ def state_status(state):
     return "created"
 
 
-def state_json(state):
-    return {
+def state_json(state, health=None):
+    out = {
         "Status": state_status(state),
         "Running": bool(state.running),
         "Paused": bool(state.paused),
@@ -94,6 +94,9 @@ def state_json(state):
         "StartedAt": state.started_at or ids.ZERO_TIME,
         "FinishedAt": state.finished_at or ids.ZERO_TIME,
     }
+    if health is not None:
+        out["Health"] = health
+    return out
 
 
 PREDEFINED_NETWORKS = ("bridge", "host", "none")
@@ -114,15 +117,15 @@ def endpoint_views(doc, cid):
             "IPAMConfig": ep.get("IPAMConfig"),
             "Links": None,
             "Aliases": aliases or None,
-            "MacAddress": ep.get("mac_address", ""),
+            "MacAddress": ep.get("mac_address") or ep.get("MacAddress", ""),
             "NetworkID": ep.get("network_id", ""),
             "EndpointID": ep.get("endpoint_id", ""),
             "Gateway": ep.get("gateway", ""),
             "IPAddress": ep.get("ip_address", ""),
             "IPPrefixLen": int(ep.get("prefix_len") or 0),
-            "IPv6Gateway": "",
-            "GlobalIPv6Address": "",
-            "GlobalIPv6PrefixLen": 0,
+            "IPv6Gateway": ep.get("ipv6_gateway", ""),
+            "GlobalIPv6Address": ep.get("ipv6_address", ""),
+            "GlobalIPv6PrefixLen": int(ep.get("ipv6_prefix_len") or 0),
             "DriverOpts": None,
             "DNSNames": ep.get("dns_names") or None,
         }
@@ -175,12 +178,12 @@ def inspect(rec, exec_ids=None, size=None):
         "Created": rec.created,
         "Path": args[0] if args else "",
         "Args": args[1:],
-        "State": state_json(st),
+        "State": state_json(st, container_health.view(rec, config)),
         "Image": rec.image_id,
         "ResolvConfPath": rec.resolv_conf_path,
         "HostnamePath": rec.hostname_path,
         "HostsPath": rec.hosts_path,
-        "LogPath": rec.log_path,
+        "LogPath": "" if (hc.get("LogConfig") or {}).get("Type") == "none" else rec.log_path,
         "Name": "/" + rec.name,
         "RestartCount": int(st.restart_count),
         "Driver": "overlay2",
@@ -236,7 +239,7 @@ def summary(rec, now_ns=None, size=None):
         "Ports": container_ports.summary_ports(ports_of(config, net)),
         "Labels": dict(rec.labels) or (config.get("Labels") or {}),
         "State": state_status(st),
-        "Status": status_text(st, now_ns),
+        "Status": status_text(st, now_ns, container_health.view(rec, config)),
         "HostConfig": {"NetworkMode": hc.get("NetworkMode") or "default"},
         "NetworkSettings": {"Networks": endpoint_views(net, rec.id)},
         "Mounts": loads(rec.mounts_json, []) or [],

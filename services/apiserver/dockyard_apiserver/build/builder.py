@@ -415,7 +415,9 @@ class Builder:
 
     def _do_healthcheck(self, state, inst):
         try:
-            hc = changes.healthcheck(inst.args)
+            # The parser took the --interval/--retries... flags off the arguments: give them back.
+            flags = ["--%s=%s" % kv for kv in (inst.flags or {}).items()]
+            hc = changes.healthcheck(" ".join(flags + [inst.args]))
         except errors.InvalidArgument as exc:
             raise BuildError(exc.message) from None
         state.config["Healthcheck"] = hc
