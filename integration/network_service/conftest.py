@@ -72,10 +72,11 @@ def stack():
             assert not left_links, "teardown left links: %s" % left_links
             assert not left_ns, "teardown left netns files: %s" % left_ns
             prefix = s.env["DOCKYARD_IPTABLES_CHAIN_PREFIX"]
-            for table in ("filter", "nat", "raw"):
-                rules = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True,
+            for binary, table in (("iptables", "filter"), ("iptables", "nat"),
+                                  ("iptables", "raw"), ("ip6tables", "filter")):
+                rules = subprocess.run([binary, "-w", "-t", table, "-S"], capture_output=True,
                                        text=True).stdout
-                assert prefix not in rules, "teardown left iptables rules:\n" + rules
+                assert prefix not in rules, "teardown left %s rules:\n%s" % (binary, rules)
 
 
 def _all_links():

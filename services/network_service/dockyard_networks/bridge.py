@@ -12,11 +12,16 @@ import threading
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
+from dockyard_common.errors import InvalidArgument
+
 from . import netns
 
 log = logging.getLogger(__name__)
 
 REAP_AFTER = 2.0
+# IFA_F_NODAD: an IPv6 address usable at once, as Docker sets it (duplicate address detection
+# would keep it "tentative" for a second or more; IPAM already guarantees uniqueness).
+IFA_F_NODAD = 0x02
 
 
 def _lookup(ipr, name):
@@ -73,8 +78,9 @@ class Links:
         with IPRoute() as ipr:
             return _lookup(ipr, name) is not None
 
-    def ensure_bridge(self, name, gateway, prefixlen):
-        """Create the bridge if missing, give it the gateway address, bring it up."""
+    def ensure_bridge(self, name, gateway, prefixlen, gateway6=None, prefixlen6=0):
+        """Create the bridge if missing, give it the gateway address (and the IPv6 gateway
+        address when given), bring it up."""
         with IPRoute() as ipr:
             idx = _lookup(ipr, name)
             if idx is None:
@@ -93,6 +99,9 @@ class Links:
                 except NetlinkError as exc:
                     if exc.code != errno.EEXIST:
                         raise
+            if gateway6:
+                _enable_ipv6(name)
+                _add_v6(ipr, idx, str(gateway6), prefixlen6)
             ipr.link("set", index=idx, state="up")
         set_route_localnet(name)
 
@@ -120,9 +129,11 @@ class Links:
         return out
 
     # endpoints --------------------------------------------------------------
-    def add_endpoint(self, bridge, netns_path, ifname, mac, address, prefixlen, gateway=None):
+    def add_endpoint(self, bridge, netns_path, ifname, mac, address, prefixlen, gateway=None,
+                     address6=None, prefixlen6=0, gateway6=None):
         """A veth pair: host side on `bridge`, peer inside the netns as `ifname` with the
-        address (and a default route via `gateway` when given). Returns the host-side name.
+        address (and a default route via `gateway` when given; likewise for IPv6 with
+        address6 and gateway6). Returns the host-side name.
 
         The peer is created in the netns with its final name and MAC: moving a device into a
         namespace afterwards costs ~25 ms of kernel synchronisation, creating it there ~3 ms."""
@@ -137,6 +148,9 @@ class Links:
                              peer={"ifname": ifname, "address": mac, "net_ns_fd": netns_path})
                     break
                 except NetlinkError as exc:
+                    if exc.code == errno.EADDRNOTAVAIL:  # e.g. a multicast --mac-address
+                        raise InvalidArgument('error setting interface "%s" MAC to "%s": %s'
+                                              % (ifname, mac, "cannot assign requested address"))
                     if exc.code != errno.EEXIST or _lookup(ipr, host) is None:
                         raise   # EEXIST for the name inside the netns is a real error
             else:
@@ -147,8 +161,10 @@ class Links:
                 self.delete_link(host)
                 raise
         try:
+            v6 = (str(address6), prefixlen6, str(gateway6) if gateway6 else None) \
+                if address6 else None
             netns.run_in(netns_path, _configure_peer, ifname, str(address), prefixlen,
-                         str(gateway) if gateway else None)
+                         str(gateway) if gateway else None, v6)
         except Exception:
             self.delete_link(host)
             raise
@@ -161,8 +177,9 @@ class Links:
         if netns_path and ifname and netns.exists(netns_path):
             netns.run_in(netns_path, _delete_in_ns, ifname)
 
-    def set_default_route(self, netns_path, gateway, ifname):
-        netns.run_in(netns_path, _replace_default, str(gateway), ifname)
+    def set_default_route(self, netns_path, gateway, ifname, gateway6=None):
+        netns.run_in(netns_path, _replace_default, str(gateway), ifname,
+                     str(gateway6) if gateway6 else None)
 
 
 def set_route_localnet(bridge):
@@ -177,13 +194,41 @@ def set_route_localnet(bridge):
         log.warning("cannot enable route_localnet on %s: %s", bridge, exc)
 
 
-def _configure_peer(ifname, address, prefixlen, gateway):
+def _enable_ipv6(ifname):
+    """A link may have IPv6 off (disable_ipv6 inherited from the host's defaults)."""
+    path = "/proc/sys/net/ipv6/conf/%s/disable_ipv6" % ifname
+    try:
+        with open(path) as f:
+            if f.read().strip() == "0":
+                return
+        with open(path, "w") as f:
+            f.write("0")
+    except OSError as exc:
+        log.warning("cannot enable IPv6 on %s: %s", ifname, exc)
+
+
+def _add_v6(ipr, idx, address, prefixlen):
+    try:
+        ipr.addr("add", index=idx, address=address, prefixlen=prefixlen, flags=IFA_F_NODAD)
+    except NetlinkError as exc:
+        if exc.code != errno.EEXIST:
+            raise
+
+
+def _configure_peer(ifname, address, prefixlen, gateway, v6=None):
+    """Inside the netns: the addresses, the link up, the default routes. v6: (address,
+    prefixlen, gateway or None) or None."""
     with IPRoute() as ipr:
         idx = _lookup(ipr, ifname)
         ipr.addr("add", index=idx, address=address, prefixlen=prefixlen)
+        if v6:
+            _enable_ipv6(ifname)
+            _add_v6(ipr, idx, v6[0], v6[1])
         ipr.link("set", index=idx, state="up")
         if gateway:
             ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=idx)
+        if v6 and v6[2]:
+            ipr.route("replace", dst="::/0", gateway=v6[2], oif=idx, family=10)
 
 
 def _delete_in_ns(ifname):
@@ -193,8 +238,10 @@ def _delete_in_ns(ifname):
             ipr.link("del", index=idx)
 
 
-def _replace_default(gateway, ifname):
+def _replace_default(gateway, ifname, gateway6=None):
     with IPRoute() as ipr:
         idx = _lookup(ipr, ifname)
         if idx is not None:
             ipr.route("replace", dst="0.0.0.0/0", gateway=gateway, oif=idx)
+            if gateway6:
+                ipr.route("replace", dst="::/0", gateway=gateway6, oif=idx, family=10)

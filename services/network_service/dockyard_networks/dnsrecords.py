@@ -11,7 +11,7 @@ else to the service's upstreams.
 import ipaddress
 import random
 
-from dnslib import PTR, QTYPE, RCODE, RR, A, DNSRecord
+from dnslib import AAAA, PTR, QTYPE, RCODE, RR, A, DNSRecord
 
 from . import resolvconf
 
@@ -45,7 +45,8 @@ class Records:
         self.ndots = set()
 
     def lookup(self, container_id, qname):
-        """IPv4 addresses of `qname` as seen by the container, or None when not ours."""
+        """Addresses (IPv4 and IPv6) of `qname` as seen by the container, or None when not
+        ours."""
         name = qname.rstrip(".").lower()
         nets = self.views.get(container_id, ())
         for _, table, _ in nets:
@@ -58,14 +59,11 @@ class Records:
         return None
 
     def reverse(self, container_id, qname):
-        """The name of an in-addr.arpa query's address on the container's networks, or None."""
-        name = qname.rstrip(".").lower()
-        if not name.endswith(".in-addr.arpa"):
+        """The name of an in-addr.arpa or ip6.arpa query's address on the container's
+        networks, or None."""
+        ip = _reverse_address(qname.rstrip(".").lower())
+        if ip is None:
             return None
-        parts = name[:-len(".in-addr.arpa")].split(".")
-        if len(parts) != 4:
-            return None
-        ip = ".".join(reversed(parts))
         for _, _, ptr in self.views.get(container_id, ()):
             if ip in ptr:
                 return ptr[ip]
@@ -73,6 +71,22 @@ class Records:
 
     def serves(self, container_id):
         return container_id in self.views
+
+
+def _reverse_address(name):
+    """The address (as network.db spells it) of a reverse-lookup name, or None."""
+    try:
+        if name.endswith(".in-addr.arpa"):
+            parts = name[:-len(".in-addr.arpa")].split(".")
+            if len(parts) == 4:
+                return str(ipaddress.IPv4Address(".".join(reversed(parts))))
+        elif name.endswith(".ip6.arpa"):
+            nibbles = name[:-len(".ip6.arpa")].split(".")
+            if len(nibbles) == 32 and all(len(n) == 1 for n in nibbles):
+                return str(ipaddress.IPv6Address(int("".join(reversed(nibbles)), 16)))
+    except ValueError:
+        pass
+    return None
 
 
 def own_upstreams(dns):
@@ -111,9 +125,11 @@ def build(networks, endpoints, sandboxes, host_options=()):
             continue
         member.setdefault(ep["container_id"], []).append(net["id"])
         cname = sb["container_name"].lstrip("/")
+        ips = [ip for ip in (ep["ip"], ep.get("ip6")) if ip]
         for n in dns_names(cname, ep["container_id"], ep["aliases"]):
-            names[net["id"]].setdefault(n.lower(), []).append(ep["ip"])
-        ptrs[net["id"]][ep["ip"]] = "%s.%s" % (cname or ep["container_id"][:12], net["name"])
+            names[net["id"]].setdefault(n.lower(), []).extend(ips)
+        for ip in ips:
+            ptrs[net["id"]][ip] = "%s.%s" % (cname or ep["container_id"][:12], net["name"])
     rec = Records()
     for cid, net_ids in member.items():
         rec.views[cid] = [(nets[i]["name"], names[i], ptrs[i]) for i in net_ids]
@@ -152,11 +168,13 @@ def answer(records, container_id, data, can_forward=False):
     else:
         ips = records.lookup(container_id, qname)
         if ips is not None:
-            if q.qtype in (QTYPE.A, QTYPE.ANY):
-                random.shuffle(ips)  # round robin between containers sharing an alias
-                for ip in ips:
-                    reply.add_answer(RR(q.qname, QTYPE.A, rdata=A(ip), ttl=TTL))
-            return reply.pack()  # AAAA and others of our names: NOERROR, no data
+            random.shuffle(ips)  # round robin between containers sharing an alias
+            for ip in ips:
+                v6 = ":" in ip
+                if q.qtype == QTYPE.ANY or q.qtype == (QTYPE.AAAA if v6 else QTYPE.A):
+                    rtype, rdata = (QTYPE.AAAA, AAAA(ip)) if v6 else (QTYPE.A, A(ip))
+                    reply.add_answer(RR(q.qname, rtype, rdata=rdata, ttl=TTL))
+            return reply.pack()  # others of our names (or AAAA without IPv6): no data
         if (q.qtype in (QTYPE.A, QTYPE.AAAA) and container_id in records.ndots
                 and "." not in qname.rstrip(".")):
             return reply.pack()  # NOERROR, no data: the client tries its search domains

@@ -16,6 +16,11 @@ so that nothing of Docker's (DOCKER*, docker0) is ever touched:
   route_localnet=1, so containers cannot reach the host's loopback-only services through it.
 
 Chains are rewritten whole with `iptables-restore --noflush`, atomically per table.
+
+IPv6 (networks created with --ipv6): only filter <P>-FORWARD in ip6tables, with the same
+accept/isolation/internal rules for the bridges that carry IPv6; no NAT (Docker 20.10 neither
+masquerades nor publishes over IPv6 by default). The ip6tables chain exists only while such a
+network does.
 """
 
 import logging
@@ -27,8 +32,9 @@ LOCAL_DST = ("-m", "addrtype", "--dst-type", "LOCAL")
 
 
 class Firewall:
-    def __init__(self, prefix, binary="iptables"):
+    def __init__(self, prefix, binary="iptables", ipv6=True):
         self.binary = binary
+        self.v6 = Firewall6(prefix) if ipv6 else None
         self.forward = prefix + "-FORWARD"
         self.postrouting = prefix + "-POSTROUTING"
         self.ports = prefix + "-PORTS"
@@ -45,10 +51,10 @@ class Firewall:
                               input=stdin, capture_output=True, text=True, check=check, timeout=30)
 
     @staticmethod
-    def rules(networks, ports=()):
-        """{table: rules} for networks (dicts with bridge, subnet, internal) and published ports
-        (dicts with bridge, ip (the container's), protocol, host_ip, host_port, container_port)."""
-        filt, nat, dnat, raw = [], [], [], []
+    def forward_rules(networks):
+        """filter FORWARD rules of bridges (dicts with bridge, internal): isolation, internal
+        networks cut off, traffic inside and out of a bridge accepted."""
+        filt = []
         bridges = [n["bridge"] for n in networks]
         for n in networks:
             br = n["bridge"]
@@ -62,7 +68,17 @@ class Firewall:
             if not n["internal"]:
                 filt.append("-o %s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT" % br)
                 filt.append("-i %s ! -o %s -j ACCEPT" % (br, br))
-                nat.append("-s %s ! -o %s -j MASQUERADE" % (n["subnet"], br))
+        return filt
+
+    @staticmethod
+    def rules(networks, ports=()):
+        """{table: rules} for networks (dicts with bridge, subnet, internal, and subnet6 when
+        IPv6 is enabled) and published ports (dicts with bridge, ip (the container's),
+        protocol, host_ip, host_port, container_port)."""
+        filt, nat, dnat, raw = Firewall.forward_rules(networks), [], [], []
+        for n in networks:
+            if not n["internal"]:
+                nat.append("-s %s ! -o %s -j MASQUERADE" % (n["subnet"], n["bridge"]))
         with_ports = []
         for p in ports:
             br, proto = p["bridge"], p["protocol"]
@@ -96,6 +112,11 @@ class Firewall:
     def sync(self, networks, ports=()):
         """Make our chains say exactly what `networks` and `ports` need, and hook them."""
         self._run(self.binary + "-restore", "-w", "--noflush", stdin=self.render(networks, ports))
+        self._hook()
+        if self.v6 is not None:
+            self.v6.sync([n for n in networks if n.get("subnet6")])
+
+    def _hook(self):
         for table, builtin, match, chain in self._hooks:
             if self._run("-t", table, "-C", builtin, *match, "-j", chain, check=False).returncode:
                 self._run("-t", table, "-I", builtin, "1", *match, "-j", chain)
@@ -109,3 +130,28 @@ class Firewall:
         for table, _, _, chain in self._hooks:
             self._run("-t", table, "-F", chain, check=False)
             self._run("-t", table, "-X", chain, check=False)
+        if self.v6 is not None:
+            self.v6.remove_all()
+
+
+class Firewall6(Firewall):
+    """ip6tables: filter <P>-FORWARD only, present while some network has IPv6."""
+
+    def __init__(self, prefix):
+        super().__init__(prefix, binary="ip6tables", ipv6=False)
+        self._hooks = (("filter", "FORWARD", (), self.forward),)
+        self.active = None  # unknown at start: the first sync without IPv6 cleans up
+
+    def render(self, networks, ports=()):
+        text = ["*filter", ":%s - [0:0]" % self.forward]
+        text += ["-A %s %s" % (self.forward, x) for x in self.forward_rules(networks)]
+        return "\n".join(text + ["COMMIT", ""])
+
+    def sync(self, networks, ports=()):
+        if networks:
+            self._run(self.binary + "-restore", "-w", "--noflush", stdin=self.render(networks))
+            self._hook()
+            self.active = True
+        elif self.active is not False:
+            self.remove_all()
+            self.active = False

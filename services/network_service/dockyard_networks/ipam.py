@@ -1,4 +1,5 @@
-"""IPv4 address management: pick subnets from a pool, hand out addresses inside a subnet.
+"""Address management: pick IPv4 subnets from a pool, hand out addresses inside a subnet (IPv4,
+and IPv6 for networks created with --ipv6 and an IPv6 subnet).
 
 Pure functions over `ipaddress` objects; the caller keeps the allocations (network.db) and holds
 the lock. Error wording follows Docker's (libnetwork ipam / daemon).
@@ -10,31 +11,57 @@ from dockyard_common.errors import Conflict, FailedPrecondition, InvalidArgument
 
 POOL_EXHAUSTED = ("could not find an available, non-overlapping IPv4 address pool among the "
                   "defaults to assign to the network")
+POOL_EXHAUSTED_V6 = ("could not find an available, non-overlapping IPv6 address pool among the "
+                     "defaults to assign to the network")
 POOL_OVERLAP = "invalid pool request: Pool overlaps with other one on this address space"
 ADDRESS_IN_USE = "Address already in use"
 
 
-def parse_subnet(value):
+def subnet_version(value):
+    """4 or 6 for a CIDR string (what `docker network create --subnet` was given), None when
+    it does not parse (parse_subnet then says why)."""
+    try:
+        return ipaddress.ip_network(value, strict=False).version
+    except ValueError:
+        return None
+
+
+def parse_subnet(value, version=4):
     try:
         net = ipaddress.ip_network(value, strict=False)
     except ValueError:
         raise InvalidArgument("invalid CIDR address: %s" % value) from None
-    if net.version != 4:
-        raise InvalidArgument("IPv6 subnets are not supported yet: %s" % value)
+    if net.version != version:
+        raise InvalidArgument("invalid CIDR address: %s: not an IPv%d subnet" % (value, version))
     if "/" in value and ipaddress.ip_interface(value).ip != net.network_address:
         # Docker refuses a subnet with host bits set ("10.1.2.3/24").
         raise InvalidArgument("invalid subnet %s: it should be %s" % (value, net))
     return net
 
 
-def parse_address(value, what="IP address"):
+def parse_address(value, what="IP address", version=4):
     try:
         addr = ipaddress.ip_address(value)
     except ValueError:
         raise InvalidArgument("invalid %s: %s" % (what, value)) from None
-    if addr.version != 4:
-        raise InvalidArgument("IPv6 addresses are not supported yet: %s" % value)
+    if addr.version != version:
+        raise InvalidArgument("invalid %s: %s" % (what, value))
     return addr
+
+
+def parse_mac(value):
+    """A 48-bit MAC in Go's net.ParseMAC spellings (aa:bb:.., aa-bb-.., aabb.ccdd.eeff), as
+    the lowercase colon form the kernel and inspect show; InvalidArgument with Docker's
+    message otherwise."""
+    text = value.strip().lower()
+    if len(text) == 14 and text[4] == text[9] == ".":
+        parts = [text[i:i + 2] for i in (0, 2, 5, 7, 10, 12)]
+    else:
+        parts = text.split(":") if ":" in text else text.split("-")
+    if len(parts) != 6 or not all(len(p) == 2 and all(c in "0123456789abcdef" for c in p)
+                                  for p in parts):
+        raise InvalidArgument("invalid endpoint settings:\ninvalid MAC address %s" % value)
+    return ":".join(parts)
 
 
 def default_gateway(subnet):
@@ -43,7 +70,9 @@ def default_gateway(subnet):
 
 
 def check_gateway(subnet, gateway):
-    if gateway not in subnet or gateway in (subnet.network_address, subnet.broadcast_address):
+    reserved = (subnet.network_address,) if subnet.version == 6 else (
+        subnet.network_address, subnet.broadcast_address)
+    if gateway not in subnet or gateway in reserved:
         raise InvalidArgument("no matching subnet for gateway %s" % gateway)
 
 
@@ -70,22 +99,26 @@ def allocate(subnet, gateway, taken, ip_range=None, requested=None, network_name
     """Return a free address (an IPv4Address) of `subnet`, or `requested` if it is free.
 
     `taken` is a set of addresses in use; the network and broadcast addresses and the gateway
-    are never handed out.
+    are never handed out (IPv6 has no broadcast: its subnet-router anycast address, the
+    network address, is refused as in use, as Docker).
     """
-    reserved = {subnet.network_address, subnet.broadcast_address, gateway}
+    v6 = subnet.version == 6
+    reserved = {subnet.network_address, gateway} if v6 else {
+        subnet.network_address, subnet.broadcast_address, gateway}
     if requested is not None:
-        if requested not in subnet or requested in (subnet.network_address,
-                                                    subnet.broadcast_address):
+        if requested not in subnet or (not v6 and requested in (subnet.network_address,
+                                                                subnet.broadcast_address)):
             raise InvalidArgument("invalid endpoint settings:\nno configured subnet or ip-range "
                                   "contain the IP address %s" % requested)
-        if requested in taken or requested == gateway:
+        if requested in taken or requested in reserved:
             raise Conflict(ADDRESS_IN_USE)
         return requested
-    for addr in _range(subnet, ip_range).hosts() if subnet.prefixlen < 31 else subnet:
+    pool = _range(subnet, ip_range)
+    for addr in pool.hosts() if v6 or subnet.prefixlen < 31 else subnet:
         if addr not in reserved and addr not in taken:
             return addr
-    raise FailedPrecondition("no available IPv4 addresses on this network's address pools: %s"
-                             % network_name)
+    raise FailedPrecondition("no available IPv%d addresses on this network's address pools: %s"
+                             % (subnet.version, network_name))
 
 
 def mac_for(addr):

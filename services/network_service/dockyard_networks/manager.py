@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from dockyard_common import ids
 from dockyard_common.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 
-from . import dnsfiles, dnsrecords, ipam, portmap, resolvconf
+from . import dnsfiles, dnsrecords, ipam, ipam_plan, portmap, resolvconf
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,8 @@ class NetworkManager:
         need the rules; bridged traffic alone still flows with a FORWARD policy of ACCEPT)."""
         if self.firewall is None:
             return
-        nets = [{"bridge": n["bridge_name"], "subnet": n["subnet"], "internal": n["internal"]}
+        nets = [dict({"bridge": n["bridge_name"], "subnet": n["subnet"],
+                      "internal": n["internal"]}, **_v6_of(n))
                 for n in self.store.networks() if n["driver"] == "bridge"]
         ports = [p for p in self.store.published() if p["ip"] and not p["internal"]]
         try:
@@ -137,7 +138,12 @@ class NetworkManager:
 
     def _ensure_bridge(self, net):
         subnet = ipaddress.ip_network(net["subnet"])
-        self.links.ensure_bridge(net["bridge_name"], net["gateway"], subnet.prefixlen)
+        if net.get("enable_ipv6") and net.get("subnet6"):
+            self.links.ensure_bridge(net["bridge_name"], net["gateway"], subnet.prefixlen,
+                                     gateway6=net["gateway6"],
+                                     prefixlen6=ipaddress.ip_network(net["subnet6"]).prefixlen)
+        else:
+            self.links.ensure_bridge(net["bridge_name"], net["gateway"], subnet.prefixlen)
 
     # ------------------------------------------------------------------ networks
     def resolve(self, ref):
@@ -163,7 +169,8 @@ class NetworkManager:
         with self.lock:
             return [(n, self.store.endpoints(network_id=n["id"])) for n in self.store.networks()]
 
-    def create(self, name, driver="", internal=False, ipam_configs=(), options=None, labels=None):
+    def create(self, name, driver="", internal=False, ipam_configs=(), options=None, labels=None,
+               enable_ipv6=False):
         options, labels = dict(options or {}), dict(labels or {})
         driver = driver or "bridge"
         if not name:
@@ -175,12 +182,15 @@ class NetworkManager:
             raise FailedPrecondition('only one instance of "%s" network is allowed' % driver)
         if driver != "bridge":
             raise NotFound('plugin "%s" not found' % driver)
-        if len(ipam_configs) > 1:
+        v4_configs, v6_configs = ipam_plan.split(ipam_configs)
+        if len(v4_configs) > 1:
             raise InvalidArgument("only one IPv4 IPAM config is supported")
-        cfg = ipam_configs[0] if ipam_configs else {}
+        cfg = v4_configs[0] if v4_configs else {}
         with self.lock:
             if self.store.network_by_name(name):
                 raise Conflict("network with name %s already exists" % name)
+            v6 = ipam_plan.plan_v6(v6_configs, enable_ipv6, [
+                ipaddress.ip_network(n["subnet6"]) for n in self.store.networks() if n["subnet6"]])
             used = [ipaddress.ip_network(n["subnet"]) for n in self.store.networks() if n["subnet"]]
             if cfg.get("subnet"):
                 subnet = ipam.parse_subnet(cfg["subnet"])
@@ -206,11 +216,12 @@ class NetworkManager:
                 raise InvalidArgument("bridge name %s is longer than 15 characters" % bridge_name)
             if any(n["bridge_name"] == bridge_name for n in self.store.networks()):
                 raise Conflict("bridge name %s is already in use by another network" % bridge_name)
-            self.links.ensure_bridge(bridge_name, str(gateway), subnet.prefixlen)
+            values = dict(internal=int(bool(internal)), subnet=str(subnet), gateway=str(gateway),
+                          ip_range=ip_range, options=options, labels=labels,
+                          bridge_name=bridge_name, enable_ipv6=int(bool(enable_ipv6)), **v6)
+            self._ensure_bridge(values)
             self.store.add_network(id=net_id, name=name, driver=driver, created=ids.now_rfc3339(),
-                                   internal=int(bool(internal)), subnet=str(subnet),
-                                   gateway=str(gateway), ip_range=ip_range, options=options,
-                                   labels=labels, bridge_name=bridge_name)
+                                   **values)
             self._sync_firewall()
             log.info("network created", extra={"network": name, "subnet": str(subnet)})
             return self.store.network(net_id), []
@@ -252,11 +263,14 @@ class NetworkManager:
     # ------------------------------------------------------------------ endpoints
     def attach(self, container_id, network, aliases=(), ipv4_address="", hostname="",
                domainname="", extra_hosts=(), container_name="", port_bindings=(), dns=(),
-               dns_search=(), dns_options=()):
+               dns_search=(), dns_options=(), ipv6_address="", mac_address=""):
         """Join `network`, making the sandbox first if there is none (hostname, extra hosts,
-        name and the --dns* lists only count then: they are the sandbox's)."""
+        name and the --dns* lists only count then: they are the sandbox's). ipv6_address is
+        ignored on a network without IPv6 (as Docker 20.10); mac_address ("" = derived from
+        the IPv4 address) only counts on bridge networks."""
         if not container_id:
             raise InvalidArgument("container id is required")
+        mac = ipam.parse_mac(mac_address) if mac_address else None
         wanted = [portmap.normalise(b) for b in port_bindings]
         for entry in extra_hosts:
             try:
@@ -280,10 +294,12 @@ class NetworkManager:
             if mine and (net["driver"] == "null"
                          or any(n and n["driver"] == "null" for n in nets.values())):
                 raise FailedPrecondition(NONE_MODE_ERROR)
-            if ipv4_address and not (net["driver"] == "bridge" and not net["predefined"]):
+            if (ipv4_address or ipv6_address) and not dnsrecords.is_user_network(net):
                 raise InvalidArgument("user specified IP address is supported on user defined "
                                       "networks only")
-            requested = ipam.parse_address(ipv4_address) if ipv4_address else None
+            requested = ipam.parse_address(ipv4_address, "IPv4 address") if ipv4_address else None
+            requested6 = (ipam.parse_address(ipv6_address, "IPv6 address", version=6)
+                          if ipv6_address else None)
             created = False
             if sb is None:
                 sb = self._create_sandbox(container_id, net, hostname, domainname,
@@ -292,7 +308,8 @@ class NetworkManager:
                                            "dns_options": list(dns_options)})
                 created = True
             try:
-                ep = self._join(sb, net, list(aliases), requested, mine, wanted)
+                ep = self._join(sb, net, list(aliases), (requested, requested6, mac), mine,
+                                wanted)
             except BaseException:
                 if created:
                     self._destroy_sandbox(sb)
@@ -344,6 +361,7 @@ class NetworkManager:
                         exc, extra={"container_id": sb["container_id"]})
 
     def _join(self, sb, net, aliases, requested, mine, wanted=()):
+        """`requested`: (IPv4 address, IPv6 address, MAC), each None for one of ours."""
         ep = {"endpoint_id": ids.new_id(), "container_id": sb["container_id"],
               "network_id": net["id"], "aliases": aliases, "created": ids.now_rfc3339()}
         published = []
@@ -352,8 +370,9 @@ class NetworkManager:
                 published = self._bridge_endpoint(sb, net, ep, requested, mine, wanted)
             with self.store.transaction():
                 self.store.add_endpoint(**ep)
-                if ep.get("ip"):
-                    self.store.allocate(net["id"], ep["ip"], ep["endpoint_id"])
+                for key in ("ip", "ip6"):
+                    if ep.get(key):
+                        self.store.allocate(net["id"], ep[key], ep["endpoint_id"])
                 for seq, b in enumerate(published):
                     self.store.add_port(endpoint_id=ep["endpoint_id"], seq=seq, **b.as_dict())
         except BaseException:
@@ -378,25 +397,37 @@ class NetworkManager:
     def _bridge_endpoint(self, sb, net, ep, requested, mine, wanted):
         """Address, published ports and veth of a bridge endpoint (fills `ep`); returns the
         published Bindings, held."""
+        requested, requested6, mac = requested
         subnet = ipaddress.ip_network(net["subnet"])
         gateway = ipaddress.ip_address(net["gateway"])
-        ip = ipam.allocate(subnet, gateway,
-                           {ipaddress.ip_address(a) for a in self.store.allocated(net["id"])},
-                           ip_range=net["ip_range"] or None, requested=requested,
-                           network_name="%s (%s)" % (net["name"], net["id"][:12]))
+        taken = {ipaddress.ip_address(a) for a in self.store.allocated(net["id"])}
+        label = "%s (%s)" % (net["name"], net["id"][:12])
+        ip = ipam.allocate(subnet, gateway, taken, ip_range=net["ip_range"] or None,
+                           requested=requested, network_name=label)
+        v6 = _v6_of(net)
+        if v6:
+            subnet6 = ipaddress.ip_network(net["subnet6"])
+            gateway6 = ipaddress.ip_address(net["gateway6"])
+            ip6 = ipam.allocate(subnet6, gateway6, taken, ip_range=net["ip_range6"] or None,
+                                requested=requested6, network_name=label)
+            ep.update(ip6=str(ip6), prefix_len6=subnet6.prefixlen, gateway6=str(gateway6))
         used = {e["interface"] for e in mine}
         ifname = next("eth%d" % i for i in range(len(used) + 1) if "eth%d" % i not in used)
         wants_route = not net["internal"] and not any(e["default_route"] for e in mine)
-        mac = ipam.mac_for(ip)
+        mac = mac or ipam.mac_for(ip)
         published = []
         if wanted and not net["internal"]:  # internal networks publish nothing (as Docker)
             taken = [_binding(r) for r in self.store.ports()]
             published = self.ports.allocate(wanted, taken, _ep_name(sb), ep["endpoint_id"])
         try:
             self._ensure_bridge(net)
+            extra = {}
+            if v6:
+                extra = dict(address6=ip6, prefixlen6=subnet6.prefixlen,
+                             gateway6=gateway6 if wants_route else None)
             host_veth = self.links.add_endpoint(net["bridge_name"], sb["netns_path"], ifname,
                                                 mac, ip, subnet.prefixlen,
-                                                gateway if wants_route else None)
+                                                gateway if wants_route else None, **extra)
         except BaseException:
             self.ports.release(published)
             raise
@@ -450,8 +481,12 @@ class NetworkManager:
             net = self.store.network(other["network_id"])
             if other["interface"] and other["gateway"] and net and not net["internal"]:
                 try:
-                    self.links.set_default_route(sb["netns_path"], other["gateway"],
-                                                 other["interface"])
+                    if other["gateway6"]:
+                        self.links.set_default_route(sb["netns_path"], other["gateway"],
+                                                     other["interface"], other["gateway6"])
+                    else:
+                        self.links.set_default_route(sb["netns_path"], other["gateway"],
+                                                     other["interface"])
                     self.store.update_endpoint(other["endpoint_id"], default_route=1)
                 except Exception:
                     log.exception("cannot move the default route")
@@ -490,7 +525,8 @@ class NetworkManager:
             lines += ["%s\t%s\n" % tuple(reversed(dnsfiles.parse_extra_host(e))) for e in extra]
             dnsfiles.write_in_place(path, "".join(lines))
             return
-        ips = [e["ip"] for e in self.store.endpoints(container_id=sb["container_id"]) if e["ip"]]
+        ips = [ip for e in self.store.endpoints(container_id=sb["container_id"])
+               for ip in (e["ip"], e["ip6"]) if ip]
         dnsfiles.write_in_place(path, dnsfiles.render_hosts(ips, sb["hostname"], sb["domainname"],
                                                             extra))
 
@@ -535,6 +571,13 @@ class NetworkManager:
                     resolv_conf_path=os.path.join(files, "resolv.conf"),
                     hostname_path=os.path.join(files, "hostname"),
                     container_name=sb["container_name"] if sb else "")
+
+
+def _v6_of(net):
+    """{"subnet6": ...} of a network whose endpoints get IPv6 addresses, else {}."""
+    if net.get("enable_ipv6") and net.get("subnet6"):
+        return {"subnet6": net["subnet6"]}
+    return {}
 
 
 def _binding(row):

@@ -15,6 +15,9 @@ def endpoint_pb(view):
                        aliases=view.get("aliases") or [],
                        port_bindings=[pb.PortBinding(**b) for b in view.get("port_bindings") or []],
                        dns_names=view.get("dns_names") or [],
+                       ipv6_address=view.get("ip6") or "",
+                       ipv6_prefix_len=view.get("prefix_len6") or 0,
+                       ipv6_gateway=view.get("gateway6") or "",
                        **{k: view.get(k) or "" for k in _ENDPOINT_FIELDS})
 
 
@@ -28,10 +31,13 @@ def network_pb(net, endpoints, manager):
     if net["subnet"]:
         ipam.append(pb.IPAMConfig(subnet=net["subnet"], gateway=net["gateway"],
                                   ip_range=net["ip_range"]))
+    if net["subnet6"]:  # its gateway shown only when given (as Docker)
+        ipam.append(pb.IPAMConfig(subnet=net["subnet6"], ip_range=net["ip_range6"],
+                                  gateway=net["gateway6"] if net["gateway6_given"] else ""))
     return pb.Network(id=net["id"], name=net["name"], driver=net["driver"], scope=net["scope"],
                       created=net["created"], internal=bool(net["internal"]), ipam=ipam,
                       options=net["options"], labels=net["labels"],
-                      bridge_name=net["bridge_name"],
+                      bridge_name=net["bridge_name"], enable_ipv6=bool(net["enable_ipv6"]),
                       endpoints=[endpoint_pb(v) for v in manager.endpoint_views(endpoints)])
 
 
@@ -44,7 +50,8 @@ class NetworksServicer(networks_pb2_grpc.NetworksServicer):
             request.name, driver=request.driver, internal=request.internal,
             ipam_configs=[{"subnet": c.subnet, "gateway": c.gateway, "ip_range": c.ip_range}
                           for c in request.ipam],
-            options=dict(request.options), labels=dict(request.labels))
+            options=dict(request.options), labels=dict(request.labels),
+            enable_ipv6=request.enable_ipv6)
         return network_pb(net, eps, self.m)
 
     def Get(self, request, context):
@@ -67,7 +74,8 @@ class NetworksServicer(networks_pb2_grpc.NetworksServicer):
                              container_name=request.container_name,
                              port_bindings=[binding_dict(b) for b in request.port_bindings],
                              dns=list(request.dns), dns_search=list(request.dns_search),
-                             dns_options=list(request.dns_options))
+                             dns_options=list(request.dns_options),
+                             ipv6_address=request.ipv6_address, mac_address=request.mac_address)
         return endpoint_pb(view)
 
     def Detach(self, request, context):

@@ -23,7 +23,12 @@ CREATE TABLE IF NOT EXISTS networks (
     options TEXT NOT NULL DEFAULT '{}',
     labels TEXT NOT NULL DEFAULT '{}',
     bridge_name TEXT NOT NULL DEFAULT '',
-    predefined INTEGER NOT NULL DEFAULT 0
+    predefined INTEGER NOT NULL DEFAULT 0,
+    enable_ipv6 INTEGER NOT NULL DEFAULT 0,
+    subnet6 TEXT NOT NULL DEFAULT '',
+    gateway6 TEXT NOT NULL DEFAULT '',
+    gateway6_given INTEGER NOT NULL DEFAULT 0,
+    ip_range6 TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS allocations (
     network_id TEXT NOT NULL,
@@ -57,6 +62,9 @@ CREATE TABLE IF NOT EXISTS endpoints (
     aliases TEXT NOT NULL DEFAULT '[]',
     default_route INTEGER NOT NULL DEFAULT 0,
     created TEXT NOT NULL,
+    ip6 TEXT NOT NULL DEFAULT '',
+    prefix_len6 INTEGER NOT NULL DEFAULT 0,
+    gateway6 TEXT NOT NULL DEFAULT '',
     UNIQUE (container_id, network_id)
 );
 CREATE TABLE IF NOT EXISTS ports (
@@ -73,7 +81,15 @@ CREATE TABLE IF NOT EXISTS ports (
 # Columns added after the first release: ALTERed into an older network.db at open.
 ADDED_COLUMNS = {"sandboxes": (("dns", "TEXT NOT NULL DEFAULT '[]'"),
                                ("dns_search", "TEXT NOT NULL DEFAULT '[]'"),
-                               ("dns_options", "TEXT NOT NULL DEFAULT '[]'"))}
+                               ("dns_options", "TEXT NOT NULL DEFAULT '[]'")),
+                 "networks": (("enable_ipv6", "INTEGER NOT NULL DEFAULT 0"),
+                              ("subnet6", "TEXT NOT NULL DEFAULT ''"),
+                              ("gateway6", "TEXT NOT NULL DEFAULT ''"),
+                              ("gateway6_given", "INTEGER NOT NULL DEFAULT 0"),
+                              ("ip_range6", "TEXT NOT NULL DEFAULT ''")),
+                 "endpoints": (("ip6", "TEXT NOT NULL DEFAULT ''"),
+                               ("prefix_len6", "INTEGER NOT NULL DEFAULT 0"),
+                               ("gateway6", "TEXT NOT NULL DEFAULT ''"))}
 
 _JSON = {"options", "labels", "extra_hosts", "aliases", "dns", "dns_search", "dns_options"}
 

@@ -35,8 +35,11 @@ class FakeLinks:
     def link_exists(self, name):
         return name in self.links
 
-    def ensure_bridge(self, name, gateway, prefixlen):
-        self.links.setdefault(name, {"kind": "bridge", "addr": "%s/%d" % (gateway, prefixlen)})
+    def ensure_bridge(self, name, gateway, prefixlen, gateway6=None, prefixlen6=0):
+        info = self.links.setdefault(name, {"kind": "bridge",
+                                            "addr": "%s/%d" % (gateway, prefixlen)})
+        if gateway6:
+            info["addr6"] = "%s/%d" % (gateway6, prefixlen6)
 
     def delete_link(self, name):
         return self.links.pop(name, None) is not None
@@ -44,22 +47,28 @@ class FakeLinks:
     def host_routes(self):
         return list(self.routes)
 
-    def add_endpoint(self, bridge, netns_path, ifname, mac, address, prefixlen, gateway=None):
+    def add_endpoint(self, bridge, netns_path, ifname, mac, address, prefixlen, gateway=None,
+                     address6=None, prefixlen6=0, gateway6=None):
         assert bridge in self.links and netns_path in self.sandboxes
         self.counter += 1
         host = "veth%07d" % self.counter
         self.links[host] = {"kind": "veth", "bridge": bridge, "netns": netns_path,
                             "ifname": ifname, "mac": mac, "addr": "%s/%d" % (address, prefixlen),
                             "gateway": str(gateway) if gateway else None}
+        if address6:
+            self.links[host].update(addr6="%s/%d" % (address6, prefixlen6),
+                                    gateway6=str(gateway6) if gateway6 else None)
         return host
 
     def remove_endpoint(self, host_veth, netns_path="", ifname=""):
         self.links.pop(host_veth, None)
 
-    def set_default_route(self, netns_path, gateway, ifname):
+    def set_default_route(self, netns_path, gateway, ifname, gateway6=None):
         for info in self.links.values():
             if info.get("netns") == netns_path and info.get("ifname") == ifname:
                 info["gateway"] = str(gateway)
+                if gateway6:
+                    info["gateway6"] = str(gateway6)
 
 
 class FakeBind:

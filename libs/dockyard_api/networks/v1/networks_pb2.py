@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from dockyard_api.types.v1 import types_pb2 as dockyard__api_dot_types_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'dockyard_api/networks/v1/networks.proto\x12\x18\x64ockyard_api.networks.v1\x1a!dockyard_api/types/v1/types.proto\"?\n\nIPAMConfig\x12\x0e\n\x06subnet\x18\x01 \x01(\t\x12\x0f\n\x07gateway\x18\x02 \x01(\t\x12\x10\n\x08ip_range\x18\x03 \x01(\t\"\xc4\x03\n\x07Network\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x64river\x18\x03 \x01(\t\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x0f\n\x07\x63reated\x18\x05 \x01(\t\x12\x10\n\x08internal\x18\x06 \x01(\x08\x12\x32\n\x04ipam\x18\x07 \x03(\x0b\x32$.dockyard_api.networks.v1.IPAMConfig\x12?\n\x07options\x18\x08 \x03(\x0b\x32..dockyard_api.networks.v1.Network.OptionsEntry\x12=\n\x06labels\x18\t \x03(\x0b\x32-.dockyard_api.networks.v1.Network.LabelsEntry\x12\x13\n\x0b\x62ridge_name\x18\n \x01(\t\x12\x35\n\tendpoints\x18\x0b \x03(\x0b\x32\".dockyard_api.networks.v1.Endpoint\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\x8c\x03\n\x14\x43reateNetworkRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64river\x18\x02 \x01(\t\x12\x10\n\x08internal\x18\x03 \x01(\x08\x12\x32\n\x04ipam\x18\x04 \x03(\x0b\x32$.dockyard_api.networks.v1.IPAMConfig\x12L\n\x07options\x18\x05 \x03(\x0b\x32;.dockyard_api.networks.v1.CreateNetworkRequest.OptionsEntry\x12J\n\x06labels\x18\x06 \x03(\x0b\x32:.dockyard_api.networks.v1.CreateNetworkRequest.LabelsEntry\x12\x17\n\x0f\x63heck_duplicate\x18\x07 \x01(\x08\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\" \n\x11GetNetworkRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"K\n\x14ListNetworksResponse\x12\x33\n\x08networks\x18\x01 \x03(\x0b\x32!.dockyard_api.networks.v1.Network\"\xa4\x01\n\x14PruneNetworksRequest\x12W\n\rlabel_filters\x18\x01 \x03(\x0b\x32@.dockyard_api.networks.v1.PruneNetworksRequest.LabelFiltersEntry\x1a\x33\n\x11LabelFiltersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"(\n\x15PruneNetworksResponse\x12\x0f\n\x07removed\x18\x01 \x03(\t\"\xa4\x02\n\rAttachRequest\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x0f\n\x07network\x18\x02 \x01(\t\x12\x0f\n\x07\x61liases\x18\x03 \x03(\t\x12\x14\n\x0cipv4_address\x18\x04 \x01(\t\x12\x10\n\x08hostname\x18\x05 \x01(\t\x12\x12\n\ndomainname\x18\x06 \x01(\t\x12\x13\n\x0b\x65xtra_hosts\x18\x07 \x03(\t\x12\x16\n\x0e\x63ontainer_name\x18\x08 \x01(\t\x12<\n\rport_bindings\x18\t \x03(\x0b\x32%.dockyard_api.networks.v1.PortBinding\x12\x0b\n\x03\x64ns\x18\n \x03(\t\x12\x12\n\ndns_search\x18\x0b \x03(\t\x12\x13\n\x0b\x64ns_options\x18\x0c \x03(\t\"[\n\x0bPortBinding\x12\x0f\n\x07host_ip\x18\x01 \x01(\t\x12\x11\n\thost_port\x18\x02 \x01(\x05\x12\x16\n\x0e\x63ontainer_port\x18\x03 \x01(\x05\x12\x10\n\x08protocol\x18\x04 \x01(\t\"\x93\x03\n\x08\x45ndpoint\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x12\n\nnetwork_id\x18\x02 \x01(\t\x12\x14\n\x0cnetwork_name\x18\x03 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x04 \x01(\t\x12\x12\n\nip_address\x18\x05 \x01(\t\x12\x12\n\nprefix_len\x18\x06 \x01(\x05\x12\x0f\n\x07gateway\x18\x07 \x01(\t\x12\x13\n\x0bmac_address\x18\x08 \x01(\t\x12\x12\n\nnetns_path\x18\t \x01(\t\x12\x12\n\nhosts_path\x18\n \x01(\t\x12\x18\n\x10resolv_conf_path\x18\x0b \x01(\t\x12\x15\n\rhostname_path\x18\x0c \x01(\t\x12\x0f\n\x07\x61liases\x18\r \x03(\t\x12\x11\n\tinterface\x18\x0e \x01(\t\x12\x16\n\x0e\x63ontainer_name\x18\x0f \x01(\t\x12<\n\rport_bindings\x18\x10 \x03(\x0b\x32%.dockyard_api.networks.v1.PortBinding\x12\x11\n\tdns_names\x18\x11 \x03(\t\"6\n\rDetachRequest\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x0f\n\x07network\x18\x02 \x01(\t\"(\n\x10\x45ndpointsRequest\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\"=\n\rRenameRequest\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63ontainer_name\x18\x02 \x01(\t\"J\n\x11\x45ndpointsResponse\x12\x35\n\tendpoints\x18\x01 \x03(\x0b\x32\".dockyard_api.networks.v1.Endpoint2\xc1\x06\n\x08Networks\x12[\n\x06\x43reate\x12..dockyard_api.networks.v1.CreateNetworkRequest\x1a!.dockyard_api.networks.v1.Network\x12U\n\x03Get\x12+.dockyard_api.networks.v1.GetNetworkRequest\x1a!.dockyard_api.networks.v1.Network\x12T\n\x04List\x12\x1c.dockyard_api.types.v1.Empty\x1a..dockyard_api.networks.v1.ListNetworksResponse\x12S\n\x06Remove\x12+.dockyard_api.networks.v1.GetNetworkRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12h\n\x05Prune\x12..dockyard_api.networks.v1.PruneNetworksRequest\x1a/.dockyard_api.networks.v1.PruneNetworksResponse\x12U\n\x06\x41ttach\x12\'.dockyard_api.networks.v1.AttachRequest\x1a\".dockyard_api.networks.v1.Endpoint\x12O\n\x06\x44\x65tach\x12\'.dockyard_api.networks.v1.DetachRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12\x64\n\tEndpoints\x12*.dockyard_api.networks.v1.EndpointsRequest\x1a+.dockyard_api.networks.v1.EndpointsResponse\x12^\n\x06Rename\x12\'.dockyard_api.networks.v1.RenameRequest\x1a+.dockyard_api.networks.v1.EndpointsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'dockyard_api/networks/v1/networks.proto\x12\x18\x64ockyard_api.networks.v1\x1a!dockyard_api/types/v1/types.proto\"?\n\nIPAMConfig\x12\x0e\n\x06subnet\x18\x01 \x01(\t\x12\x0f\n\x07gateway\x18\x02 \x01(\t\x12\x10\n\x08ip_range\x18\x03 \x01(\t\"\xd9\x03\n\x07Network\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0e\n\x06\x64river\x18\x03 \x01(\t\x12\r\n\x05scope\x18\x04 \x01(\t\x12\x0f\n\x07\x63reated\x18\x05 \x01(\t\x12\x10\n\x08internal\x18\x06 \x01(\x08\x12\x32\n\x04ipam\x18\x07 \x03(\x0b\x32$.dockyard_api.networks.v1.IPAMConfig\x12?\n\x07options\x18\x08 \x03(\x0b\x32..dockyard_api.networks.v1.Network.OptionsEntry\x12=\n\x06labels\x18\t \x03(\x0b\x32-.dockyard_api.networks.v1.Network.LabelsEntry\x12\x13\n\x0b\x62ridge_name\x18\n \x01(\t\x12\x35\n\tendpoints\x18\x0b \x03(\x0b\x32\".dockyard_api.networks.v1.Endpoint\x12\x13\n\x0b\x65nable_ipv6\x18\x0c \x01(\x08\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xa1\x03\n\x14\x43reateNetworkRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64river\x18\x02 \x01(\t\x12\x10\n\x08internal\x18\x03 \x01(\x08\x12\x32\n\x04ipam\x18\x04 \x03(\x0b\x32$.dockyard_api.networks.v1.IPAMConfig\x12L\n\x07options\x18\x05 \x03(\x0b\x32;.dockyard_api.networks.v1.CreateNetworkRequest.OptionsEntry\x12J\n\x06labels\x18\x06 \x03(\x0b\x32:.dockyard_api.networks.v1.CreateNetworkRequest.LabelsEntry\x12\x17\n\x0f\x63heck_duplicate\x18\x07 \x01(\x08\x12\x13\n\x0b\x65nable_ipv6\x18\x08 \x01(\x08\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\" \n\x11GetNetworkRequest\x12\x0b\n\x03ref\x18\x01 \x01(\t\"K\n\x14ListNetworksResponse\x12\x33\n\x08networks\x18\x01 \x03(\x0b\x32!.dockyard_api.networks.v1.Network\"\xa4\x01\n\x14PruneNetworksRequest\x12W\n\rlabel_filters\x18\x01 \x03(\x0b\x32@.dockyard_api.networks.v1.PruneNetworksRequest.LabelFiltersEntry\x1a\x33\n\x11LabelFiltersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"(\n\x15PruneNetworksResponse\x12\x0f\n\x07removed\x18\x01 \x03(\t\"\xcf\x02\n\rAttachRequest\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x0f\n\x07network\x18\x02 \x01(\t\x12\x0f\n\x07\x61liases\x18\x03 \x03(\t\x12\x14\n\x0cipv4_address\x18\x04 \x01(\t\x12\x10\n\x08hostname\x18\x05 \x01(\t\x12\x12\n\ndomainname\x18\x06 \x01(\t\x12\x13\n\x0b\x65xtra_hosts\x18\x07 \x03(\t\x12\x16\n\x0e\x63ontainer_name\x18\x08 \x01(\t\x12<\n\rport_bindings\x18\t \x03(\x0b\x32%.dockyard_api.networks.v1.PortBinding\x12\x0b\n\x03\x64ns\x18\n \x03(\t\x12\x12\n\ndns_search\x18\x0b \x03(\t\x12\x13\n\x0b\x64ns_options\x18\x0c \x03(\t\x12\x14\n\x0cipv6_address\x18\r \x01(\t\x12\x13\n\x0bmac_address\x18\x0e \x01(\t\"[\n\x0bPortBinding\x12\x0f\n\x07host_ip\x18\x01 \x01(\t\x12\x11\n\thost_port\x18\x02 \x01(\x05\x12\x16\n\x0e\x63ontainer_port\x18\x03 \x01(\x05\x12\x10\n\x08protocol\x18\x04 \x01(\t\"\xd8\x03\n\x08\x45ndpoint\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x12\n\nnetwork_id\x18\x02 \x01(\t\x12\x14\n\x0cnetwork_name\x18\x03 \x01(\t\x12\x13\n\x0b\x65ndpoint_id\x18\x04 \x01(\t\x12\x12\n\nip_address\x18\x05 \x01(\t\x12\x12\n\nprefix_len\x18\x06 \x01(\x05\x12\x0f\n\x07gateway\x18\x07 \x01(\t\x12\x13\n\x0bmac_address\x18\x08 \x01(\t\x12\x12\n\nnetns_path\x18\t \x01(\t\x12\x12\n\nhosts_path\x18\n \x01(\t\x12\x18\n\x10resolv_conf_path\x18\x0b \x01(\t\x12\x15\n\rhostname_path\x18\x0c \x01(\t\x12\x0f\n\x07\x61liases\x18\r \x03(\t\x12\x11\n\tinterface\x18\x0e \x01(\t\x12\x16\n\x0e\x63ontainer_name\x18\x0f \x01(\t\x12<\n\rport_bindings\x18\x10 \x03(\x0b\x32%.dockyard_api.networks.v1.PortBinding\x12\x11\n\tdns_names\x18\x11 \x03(\t\x12\x14\n\x0cipv6_address\x18\x12 \x01(\t\x12\x17\n\x0fipv6_prefix_len\x18\x13 \x01(\x05\x12\x14\n\x0cipv6_gateway\x18\x14 \x01(\t\"6\n\rDetachRequest\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x0f\n\x07network\x18\x02 \x01(\t\"(\n\x10\x45ndpointsRequest\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\"=\n\rRenameRequest\x12\x14\n\x0c\x63ontainer_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63ontainer_name\x18\x02 \x01(\t\"J\n\x11\x45ndpointsResponse\x12\x35\n\tendpoints\x18\x01 \x03(\x0b\x32\".dockyard_api.networks.v1.Endpoint2\xc1\x06\n\x08Networks\x12[\n\x06\x43reate\x12..dockyard_api.networks.v1.CreateNetworkRequest\x1a!.dockyard_api.networks.v1.Network\x12U\n\x03Get\x12+.dockyard_api.networks.v1.GetNetworkRequest\x1a!.dockyard_api.networks.v1.Network\x12T\n\x04List\x12\x1c.dockyard_api.types.v1.Empty\x1a..dockyard_api.networks.v1.ListNetworksResponse\x12S\n\x06Remove\x12+.dockyard_api.networks.v1.GetNetworkRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12h\n\x05Prune\x12..dockyard_api.networks.v1.PruneNetworksRequest\x1a/.dockyard_api.networks.v1.PruneNetworksResponse\x12U\n\x06\x41ttach\x12\'.dockyard_api.networks.v1.AttachRequest\x1a\".dockyard_api.networks.v1.Endpoint\x12O\n\x06\x44\x65tach\x12\'.dockyard_api.networks.v1.DetachRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12\x64\n\tEndpoints\x12*.dockyard_api.networks.v1.EndpointsRequest\x1a+.dockyard_api.networks.v1.EndpointsResponse\x12^\n\x06Rename\x12\'.dockyard_api.networks.v1.RenameRequest\x1a+.dockyard_api.networks.v1.EndpointsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,41 +45,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IPAMCONFIG']._serialized_start=104
   _globals['_IPAMCONFIG']._serialized_end=167
   _globals['_NETWORK']._serialized_start=170
-  _globals['_NETWORK']._serialized_end=622
-  _globals['_NETWORK_OPTIONSENTRY']._serialized_start=529
-  _globals['_NETWORK_OPTIONSENTRY']._serialized_end=575
-  _globals['_NETWORK_LABELSENTRY']._serialized_start=577
-  _globals['_NETWORK_LABELSENTRY']._serialized_end=622
-  _globals['_CREATENETWORKREQUEST']._serialized_start=625
-  _globals['_CREATENETWORKREQUEST']._serialized_end=1021
-  _globals['_CREATENETWORKREQUEST_OPTIONSENTRY']._serialized_start=529
-  _globals['_CREATENETWORKREQUEST_OPTIONSENTRY']._serialized_end=575
-  _globals['_CREATENETWORKREQUEST_LABELSENTRY']._serialized_start=577
-  _globals['_CREATENETWORKREQUEST_LABELSENTRY']._serialized_end=622
-  _globals['_GETNETWORKREQUEST']._serialized_start=1023
-  _globals['_GETNETWORKREQUEST']._serialized_end=1055
-  _globals['_LISTNETWORKSRESPONSE']._serialized_start=1057
-  _globals['_LISTNETWORKSRESPONSE']._serialized_end=1132
-  _globals['_PRUNENETWORKSREQUEST']._serialized_start=1135
-  _globals['_PRUNENETWORKSREQUEST']._serialized_end=1299
-  _globals['_PRUNENETWORKSREQUEST_LABELFILTERSENTRY']._serialized_start=1248
-  _globals['_PRUNENETWORKSREQUEST_LABELFILTERSENTRY']._serialized_end=1299
-  _globals['_PRUNENETWORKSRESPONSE']._serialized_start=1301
-  _globals['_PRUNENETWORKSRESPONSE']._serialized_end=1341
-  _globals['_ATTACHREQUEST']._serialized_start=1344
-  _globals['_ATTACHREQUEST']._serialized_end=1636
-  _globals['_PORTBINDING']._serialized_start=1638
-  _globals['_PORTBINDING']._serialized_end=1729
-  _globals['_ENDPOINT']._serialized_start=1732
-  _globals['_ENDPOINT']._serialized_end=2135
-  _globals['_DETACHREQUEST']._serialized_start=2137
-  _globals['_DETACHREQUEST']._serialized_end=2191
-  _globals['_ENDPOINTSREQUEST']._serialized_start=2193
-  _globals['_ENDPOINTSREQUEST']._serialized_end=2233
-  _globals['_RENAMEREQUEST']._serialized_start=2235
-  _globals['_RENAMEREQUEST']._serialized_end=2296
-  _globals['_ENDPOINTSRESPONSE']._serialized_start=2298
-  _globals['_ENDPOINTSRESPONSE']._serialized_end=2372
-  _globals['_NETWORKS']._serialized_start=2375
-  _globals['_NETWORKS']._serialized_end=3208
+  _globals['_NETWORK']._serialized_end=643
+  _globals['_NETWORK_OPTIONSENTRY']._serialized_start=550
+  _globals['_NETWORK_OPTIONSENTRY']._serialized_end=596
+  _globals['_NETWORK_LABELSENTRY']._serialized_start=598
+  _globals['_NETWORK_LABELSENTRY']._serialized_end=643
+  _globals['_CREATENETWORKREQUEST']._serialized_start=646
+  _globals['_CREATENETWORKREQUEST']._serialized_end=1063
+  _globals['_CREATENETWORKREQUEST_OPTIONSENTRY']._serialized_start=550
+  _globals['_CREATENETWORKREQUEST_OPTIONSENTRY']._serialized_end=596
+  _globals['_CREATENETWORKREQUEST_LABELSENTRY']._serialized_start=598
+  _globals['_CREATENETWORKREQUEST_LABELSENTRY']._serialized_end=643
+  _globals['_GETNETWORKREQUEST']._serialized_start=1065
+  _globals['_GETNETWORKREQUEST']._serialized_end=1097
+  _globals['_LISTNETWORKSRESPONSE']._serialized_start=1099
+  _globals['_LISTNETWORKSRESPONSE']._serialized_end=1174
+  _globals['_PRUNENETWORKSREQUEST']._serialized_start=1177
+  _globals['_PRUNENETWORKSREQUEST']._serialized_end=1341
+  _globals['_PRUNENETWORKSREQUEST_LABELFILTERSENTRY']._serialized_start=1290
+  _globals['_PRUNENETWORKSREQUEST_LABELFILTERSENTRY']._serialized_end=1341
+  _globals['_PRUNENETWORKSRESPONSE']._serialized_start=1343
+  _globals['_PRUNENETWORKSRESPONSE']._serialized_end=1383
+  _globals['_ATTACHREQUEST']._serialized_start=1386
+  _globals['_ATTACHREQUEST']._serialized_end=1721
+  _globals['_PORTBINDING']._serialized_start=1723
+  _globals['_PORTBINDING']._serialized_end=1814
+  _globals['_ENDPOINT']._serialized_start=1817
+  _globals['_ENDPOINT']._serialized_end=2289
+  _globals['_DETACHREQUEST']._serialized_start=2291
+  _globals['_DETACHREQUEST']._serialized_end=2345
+  _globals['_ENDPOINTSREQUEST']._serialized_start=2347
+  _globals['_ENDPOINTSREQUEST']._serialized_end=2387
+  _globals['_RENAMEREQUEST']._serialized_start=2389
+  _globals['_RENAMEREQUEST']._serialized_end=2450
+  _globals['_ENDPOINTSRESPONSE']._serialized_start=2452
+  _globals['_ENDPOINTSRESPONSE']._serialized_end=2526
+  _globals['_NETWORKS']._serialized_start=2529
+  _globals['_NETWORKS']._serialized_end=3362
 # @@protoc_insertion_point(module_scope)

@@ -18,7 +18,7 @@ class IPAMConfig(_message.Message):
     def __init__(self, subnet: _Optional[str] = ..., gateway: _Optional[str] = ..., ip_range: _Optional[str] = ...) -> None: ...
 
 class Network(_message.Message):
-    __slots__ = ("id", "name", "driver", "scope", "created", "internal", "ipam", "options", "labels", "bridge_name", "endpoints")
+    __slots__ = ("id", "name", "driver", "scope", "created", "internal", "ipam", "options", "labels", "bridge_name", "endpoints", "enable_ipv6")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,7 @@ class Network(_message.Message):
     LABELS_FIELD_NUMBER: _ClassVar[int]
     BRIDGE_NAME_FIELD_NUMBER: _ClassVar[int]
     ENDPOINTS_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_IPV6_FIELD_NUMBER: _ClassVar[int]
     id: str
     name: str
     driver: str
@@ -55,10 +56,11 @@ class Network(_message.Message):
     labels: _containers.ScalarMap[str, str]
     bridge_name: str
     endpoints: _containers.RepeatedCompositeFieldContainer[Endpoint]
-    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., driver: _Optional[str] = ..., scope: _Optional[str] = ..., created: _Optional[str] = ..., internal: _Optional[bool] = ..., ipam: _Optional[_Iterable[_Union[IPAMConfig, _Mapping]]] = ..., options: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., bridge_name: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ...) -> None: ...
+    enable_ipv6: bool
+    def __init__(self, id: _Optional[str] = ..., name: _Optional[str] = ..., driver: _Optional[str] = ..., scope: _Optional[str] = ..., created: _Optional[str] = ..., internal: _Optional[bool] = ..., ipam: _Optional[_Iterable[_Union[IPAMConfig, _Mapping]]] = ..., options: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., bridge_name: _Optional[str] = ..., endpoints: _Optional[_Iterable[_Union[Endpoint, _Mapping]]] = ..., enable_ipv6: _Optional[bool] = ...) -> None: ...
 
 class CreateNetworkRequest(_message.Message):
-    __slots__ = ("name", "driver", "internal", "ipam", "options", "labels", "check_duplicate")
+    __slots__ = ("name", "driver", "internal", "ipam", "options", "labels", "check_duplicate", "enable_ipv6")
     class OptionsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -80,6 +82,7 @@ class CreateNetworkRequest(_message.Message):
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
     LABELS_FIELD_NUMBER: _ClassVar[int]
     CHECK_DUPLICATE_FIELD_NUMBER: _ClassVar[int]
+    ENABLE_IPV6_FIELD_NUMBER: _ClassVar[int]
     name: str
     driver: str
     internal: bool
@@ -87,7 +90,8 @@ class CreateNetworkRequest(_message.Message):
     options: _containers.ScalarMap[str, str]
     labels: _containers.ScalarMap[str, str]
     check_duplicate: bool
-    def __init__(self, name: _Optional[str] = ..., driver: _Optional[str] = ..., internal: _Optional[bool] = ..., ipam: _Optional[_Iterable[_Union[IPAMConfig, _Mapping]]] = ..., options: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., check_duplicate: _Optional[bool] = ...) -> None: ...
+    enable_ipv6: bool
+    def __init__(self, name: _Optional[str] = ..., driver: _Optional[str] = ..., internal: _Optional[bool] = ..., ipam: _Optional[_Iterable[_Union[IPAMConfig, _Mapping]]] = ..., options: _Optional[_Mapping[str, str]] = ..., labels: _Optional[_Mapping[str, str]] = ..., check_duplicate: _Optional[bool] = ..., enable_ipv6: _Optional[bool] = ...) -> None: ...
 
 class GetNetworkRequest(_message.Message):
     __slots__ = ("ref",)
@@ -121,7 +125,7 @@ class PruneNetworksResponse(_message.Message):
     def __init__(self, removed: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AttachRequest(_message.Message):
-    __slots__ = ("container_id", "network", "aliases", "ipv4_address", "hostname", "domainname", "extra_hosts", "container_name", "port_bindings", "dns", "dns_search", "dns_options")
+    __slots__ = ("container_id", "network", "aliases", "ipv4_address", "hostname", "domainname", "extra_hosts", "container_name", "port_bindings", "dns", "dns_search", "dns_options", "ipv6_address", "mac_address")
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +138,8 @@ class AttachRequest(_message.Message):
     DNS_FIELD_NUMBER: _ClassVar[int]
     DNS_SEARCH_FIELD_NUMBER: _ClassVar[int]
     DNS_OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    IPV6_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    MAC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     network: str
     aliases: _containers.RepeatedScalarFieldContainer[str]
@@ -146,7 +152,9 @@ class AttachRequest(_message.Message):
     dns: _containers.RepeatedScalarFieldContainer[str]
     dns_search: _containers.RepeatedScalarFieldContainer[str]
     dns_options: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, container_id: _Optional[str] = ..., network: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., ipv4_address: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., extra_hosts: _Optional[_Iterable[str]] = ..., container_name: _Optional[str] = ..., port_bindings: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ..., dns: _Optional[_Iterable[str]] = ..., dns_search: _Optional[_Iterable[str]] = ..., dns_options: _Optional[_Iterable[str]] = ...) -> None: ...
+    ipv6_address: str
+    mac_address: str
+    def __init__(self, container_id: _Optional[str] = ..., network: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., ipv4_address: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., extra_hosts: _Optional[_Iterable[str]] = ..., container_name: _Optional[str] = ..., port_bindings: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ..., dns: _Optional[_Iterable[str]] = ..., dns_search: _Optional[_Iterable[str]] = ..., dns_options: _Optional[_Iterable[str]] = ..., ipv6_address: _Optional[str] = ..., mac_address: _Optional[str] = ...) -> None: ...
 
 class PortBinding(_message.Message):
     __slots__ = ("host_ip", "host_port", "container_port", "protocol")
@@ -161,7 +169,7 @@ class PortBinding(_message.Message):
     def __init__(self, host_ip: _Optional[str] = ..., host_port: _Optional[int] = ..., container_port: _Optional[int] = ..., protocol: _Optional[str] = ...) -> None: ...
 
 class Endpoint(_message.Message):
-    __slots__ = ("container_id", "network_id", "network_name", "endpoint_id", "ip_address", "prefix_len", "gateway", "mac_address", "netns_path", "hosts_path", "resolv_conf_path", "hostname_path", "aliases", "interface", "container_name", "port_bindings", "dns_names")
+    __slots__ = ("container_id", "network_id", "network_name", "endpoint_id", "ip_address", "prefix_len", "gateway", "mac_address", "netns_path", "hosts_path", "resolv_conf_path", "hostname_path", "aliases", "interface", "container_name", "port_bindings", "dns_names", "ipv6_address", "ipv6_prefix_len", "ipv6_gateway")
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_NAME_FIELD_NUMBER: _ClassVar[int]
@@ -179,6 +187,9 @@ class Endpoint(_message.Message):
     CONTAINER_NAME_FIELD_NUMBER: _ClassVar[int]
     PORT_BINDINGS_FIELD_NUMBER: _ClassVar[int]
     DNS_NAMES_FIELD_NUMBER: _ClassVar[int]
+    IPV6_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    IPV6_PREFIX_LEN_FIELD_NUMBER: _ClassVar[int]
+    IPV6_GATEWAY_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     network_id: str
     network_name: str
@@ -196,7 +207,10 @@ class Endpoint(_message.Message):
     container_name: str
     port_bindings: _containers.RepeatedCompositeFieldContainer[PortBinding]
     dns_names: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, container_id: _Optional[str] = ..., network_id: _Optional[str] = ..., network_name: _Optional[str] = ..., endpoint_id: _Optional[str] = ..., ip_address: _Optional[str] = ..., prefix_len: _Optional[int] = ..., gateway: _Optional[str] = ..., mac_address: _Optional[str] = ..., netns_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., interface: _Optional[str] = ..., container_name: _Optional[str] = ..., port_bindings: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ..., dns_names: _Optional[_Iterable[str]] = ...) -> None: ...
+    ipv6_address: str
+    ipv6_prefix_len: int
+    ipv6_gateway: str
+    def __init__(self, container_id: _Optional[str] = ..., network_id: _Optional[str] = ..., network_name: _Optional[str] = ..., endpoint_id: _Optional[str] = ..., ip_address: _Optional[str] = ..., prefix_len: _Optional[int] = ..., gateway: _Optional[str] = ..., mac_address: _Optional[str] = ..., netns_path: _Optional[str] = ..., hosts_path: _Optional[str] = ..., resolv_conf_path: _Optional[str] = ..., hostname_path: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., interface: _Optional[str] = ..., container_name: _Optional[str] = ..., port_bindings: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ..., dns_names: _Optional[_Iterable[str]] = ..., ipv6_address: _Optional[str] = ..., ipv6_prefix_len: _Optional[int] = ..., ipv6_gateway: _Optional[str] = ...) -> None: ...
 
 class DetachRequest(_message.Message):
     __slots__ = ("container_id", "network")

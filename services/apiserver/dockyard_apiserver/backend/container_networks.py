@@ -13,18 +13,23 @@ configuration (aliases, requested address) and, while attached, the endpoint it 
 import json
 import logging
 
+from flask import has_request_context, request
+
 from dockyard_api.containers.v1 import containers_pb2
 from dockyard_api.networks.v1 import networks_pb2
 from dockyard_common import errors, ids
 
+from .. import versioning
 from ..httperrors import Forbidden
+from . import container_mac as macs
 from . import container_ports as ports
 from . import container_views as views
 
 log = logging.getLogger(__name__)
 
 PREDEFINED = ("bridge", "host", "none")
-RUNTIME_KEYS = ("endpoint_id", "ip_address", "prefix_len", "gateway", "mac_address", "dns_names")
+RUNTIME_KEYS = ("endpoint_id", "ip_address", "prefix_len", "gateway", "mac_address", "dns_names",
+                "ipv6_address", "ipv6_prefix_len", "ipv6_gateway")
 SHARED_NETNS_ERROR = ("container sharing network namespace with another container or host "
                       "cannot be connected to any other network")
 HOST_ERROR = "container cannot be disconnected from host network or connected to host network"
@@ -51,9 +56,17 @@ def entry_config(epc):
     """The configured part of a network entry, from an EndpointSettings document."""
     epc = epc or {}
     ipam = epc.get("IPAMConfig") or {}
-    return {"aliases": [str(a) for a in epc.get("Aliases") or [] if a],
-            "IPAMConfig": {k: v for k, v in ipam.items() if v} or None,
-            "network_id": ""}
+    out = {"aliases": [str(a) for a in epc.get("Aliases") or [] if a],
+           "IPAMConfig": {k: v for k, v in ipam.items() if v} or None,
+           "network_id": ""}
+    if epc.get("MacAddress"):
+        out["MacAddress"] = str(epc["MacAddress"])
+    return out
+
+
+def api_before_144():
+    """The request's API version is < 1.44 (no per-network MAC address then)."""
+    return has_request_context() and not versioning.at_least(request.environ, "1.44")
 
 
 def check_endpoint_config(name, cfg):
@@ -62,7 +75,8 @@ def check_endpoint_config(name, cfg):
         return
     if cfg["aliases"]:
         raise errors.InvalidArgument(ALIAS_ERROR)
-    if (cfg["IPAMConfig"] or {}).get("IPv4Address"):
+    ipam = cfg["IPAMConfig"] or {}
+    if ipam.get("IPv4Address") or ipam.get("IPv6Address"):
         raise errors.InvalidArgument(IP_ERROR)
 
 
@@ -80,7 +94,9 @@ def clear_runtime(entry):
 def fill_runtime(entry, ep):
     entry.update({"network_id": ep.network_id, "endpoint_id": ep.endpoint_id,
                   "ip_address": ep.ip_address, "prefix_len": ep.prefix_len, "gateway": ep.gateway,
-                  "mac_address": ep.mac_address, "dns_names": list(ep.dns_names) or None})
+                  "mac_address": ep.mac_address, "dns_names": list(ep.dns_names) or None,
+                  "ipv6_address": ep.ipv6_address, "ipv6_prefix_len": ep.ipv6_prefix_len,
+                  "ipv6_gateway": ep.ipv6_gateway})
     return entry
 
 
@@ -95,12 +111,13 @@ class ContainerNetworks:
     def plan(self, cid, name, config, hc, networking, undo):
         """Validate the networks and make the sandbox; returns the record's network document."""
         mode = hc.get("NetworkMode") or "default"
-        if mode.startswith("container:"):
-            return self._join_container(mode, config)
         primary = primary_of(mode)
         wanted = {}
         for key, value in (networking.get("EndpointsConfig") or {}).items():
             wanted[primary_of(key)] = value or {}
+        macs.reconcile(config, mode, primary, wanted, api_before_144())
+        if mode.startswith("container:"):
+            return self._join_container(mode, config)
         order = [primary]
         if primary not in ("host", "none"):
             order += [n for n in wanted if n != primary]
@@ -156,9 +173,11 @@ class ContainerNetworks:
             raise errors.NotFound("network %s not found" % ref) from None
 
     def _attach_request(self, cid, name, config, hc, network, cfg, port_bindings=()):
+        ipam = cfg.get("IPAMConfig") or {}
         return networks_pb2.AttachRequest(
             container_id=cid, network=network, aliases=list(cfg.get("aliases") or []),
-            ipv4_address=(cfg.get("IPAMConfig") or {}).get("IPv4Address") or "",
+            ipv4_address=ipam.get("IPv4Address") or "", ipv6_address=ipam.get("IPv6Address") or "",
+            mac_address=cfg.get("MacAddress") or "",
             hostname=config.get("Hostname") or "", domainname=config.get("Domainname") or "",
             extra_hosts=list(hc.get("ExtraHosts") or []), container_name=name,
             port_bindings=[networks_pb2.PortBinding(**b) for b in port_bindings],
@@ -251,6 +270,10 @@ class ContainerNetworks:
                 raise Forbidden("endpoint with name %s already exists in network %s"
                                 % (rec.name, net.name))
             cfg = entry_config(endpoint_config)
+            if api_before_144():
+                cfg.pop("MacAddress", None)
+            elif cfg.get("MacAddress"):
+                macs.check(cfg["MacAddress"])
             check_endpoint_config(net.name, cfg)
             cfg["network_id"] = net.id
             if rec.state.running and doc.get("attached"):

@@ -27,11 +27,12 @@ def network_json(n, names=None, with_containers=False):
                 "Name": (names or {}).get(ep.container_id) or ep.container_name.lstrip("/"),
                 "EndpointID": ep.endpoint_id, "MacAddress": ep.mac_address,
                 "IPv4Address": "%s/%d" % (ep.ip_address, ep.prefix_len) if ep.ip_address else "",
-                "IPv6Address": ""}
+                "IPv6Address": ("%s/%d" % (ep.ipv6_address, ep.ipv6_prefix_len)
+                                if ep.ipv6_address else "")}
     ipam = [{k: v for k, v in (("Subnet", c.subnet), ("IPRange", c.ip_range), ("Gateway", c.gateway)) if v}
             for c in n.ipam]
     return {"Name": n.name, "Id": n.id, "Created": n.created, "Scope": n.scope or "local",
-            "Driver": n.driver, "EnableIPv6": False,
+            "Driver": n.driver, "EnableIPv6": n.enable_ipv6,
             "IPAM": {"Driver": "default", "Options": None if n.name in PREDEFINED else {},
                      "Config": ipam},
             "Internal": n.internal, "Attachable": False, "Ingress": False,
@@ -84,13 +85,18 @@ def create_network():
     req = networks_pb2.CreateNetworkRequest(
         name=name, driver=driver, internal=bool(body.get("Internal")), ipam=ipam,
         options={str(k): str(v) for k, v in options.items()},
-        labels={str(k): str(v) for k, v in labels.items()}, check_duplicate=True)
+        labels={str(k): str(v) for k, v in labels.items()}, check_duplicate=True,
+        enable_ipv6=bool(body.get("EnableIPv6")))
     try:
         net = clients().networks.Create(req)
     except errors.Conflict as exc:
         if "already exists" in exc.message or "overlap" in exc.message:
             raise
         raise errors.Conflict("network with name %s already exists" % name)
+    except errors.FailedPrecondition as exc:
+        if "multiple subnets" in exc.message:  # dockerd answers this one with 403
+            return error_response(403, exc.message)
+        raise
     _event("create", net)
     return json_response({"Id": net.id, "Warning": ""}, status=201)
 
