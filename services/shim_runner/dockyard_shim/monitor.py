@@ -35,7 +35,8 @@ class ProcessSpec:
     runtime: OCIRuntime
     terminal: bool = False
     stdin: bool = False
-    log_path: str = ""       # k8s-file path; "" = no log (execs)
+    log_path: str = ""       # k8s-file path; "" = no log (execs, --log-driver none)
+    log_size_max: int = -1   # conmon drops the full log past this size (Docker's max-file=1)
     exec_spec: str = ""      # process.json path for an exec
 
 
@@ -94,6 +95,16 @@ def write_resize(pdir, height, width):
         raise RuntimeError_("cannot resize: %s" % exc.strerror) from None
     try:
         os.write(fd, b"1 %d %d\n" % (height, width))
+    finally:
+        os.close(fd)
+
+
+def request_log_reopen(pdir):
+    """conmon's ctl fifo: "2" makes it reopen the log path (log rotation). OSError ENXIO when
+    no monitor reads the fifo any more."""
+    fd = os.open(os.path.join(pdir, "ctl"), os.O_WRONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        os.write(fd, b"2 0 0\n")
     finally:
         os.close(fd)
 
@@ -256,6 +267,8 @@ class ConmonMonitor(Monitor):
                 "--full-attach", "--log-level", self.log_level,
                 "--conmon-pidfile", os.path.join(d, MONITOR_PID)]
         args += ["-l", ("k8s-file:" + spec.log_path) if spec.log_path else "none:"]
+        if spec.log_path and spec.log_size_max > 0:
+            args += ["--log-size-max", str(spec.log_size_max)]
         for ra in spec.runtime.global_args():
             args += ["--runtime-arg", ra]
         if spec.terminal:

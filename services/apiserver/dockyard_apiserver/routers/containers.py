@@ -203,6 +203,8 @@ def logs(ref):
     since = parse_time_ns(request.args.get("since")) or 0
     until = parse_time_ns(request.args.get("until")) or 0
     tty = bool(be.config_of(rec).get("Tty"))
+    if (be.host_config_of(rec).get("LogConfig") or {}).get("Type") == "none":
+        raise errors.NotImplementedYet("configured logging driver does not support reading")
     entries = be.logs(rec, follow and rec.state.running, stdout, stderr, max(0, since), max(0, until),
                       _tail_arg())
 
