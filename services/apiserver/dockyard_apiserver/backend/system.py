@@ -124,7 +124,8 @@ def info(daemon):
     stopped = len(containers) - running - paused
     rv, rc = runc_version()
     cgv = cgroup_version()
-    security = ["name=seccomp,profile=builtin"] if cgv == "1" else ["name=seccomp,profile=builtin",
+    # dockerd 20.10 calls its built-in seccomp profile "default" ("builtin" came with 23.0).
+    security = ["name=seccomp,profile=default"] if cgv == "1" else ["name=seccomp,profile=default",
                                                                    "name=cgroupns"]
     return {
         "ID": daemon_id(daemon.layout),
