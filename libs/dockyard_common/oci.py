@@ -4,19 +4,26 @@ Mirrors moby `oci/defaults.go` (DefaultLinuxSpec) and `daemon/oci_linux.go` (the
 the apiserver calls `build_spec` at container create, the shim-runner calls `resolve_user` once
 the rootfs is mounted (the user is resolved inside the container's own /etc/passwd, as runc does).
 
-Seccomp is left out on purpose for now: Docker's default profile is ~800 lines of JSON and runc
-runs fine without one. The namespaces, capabilities, masked paths and device cgroup are Docker's.
+The namespaces, capabilities, masked paths, device cgroup and seccomp filter (seccomp.py) are Docker's.
 """
 
 import errno
+import json
 import os
+import re
 import stat
 
-from . import errors
+from . import errors, seccomp
 
 OCI_VERSION = "1.0.2"
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 USER_ANNOTATION = "org.dockyard.user"
+# HostConfig.GroupAdd (JSON list), resolved by shim-runner in the rootfs's /etc/group.
+GROUP_ADD_ANNOTATION = "org.dockyard.group-add"
+# HostConfig.LogConfig for shim-runner, which checks the values when the task is created (dockerd
+# does at start) and rotates the log.
+LOG_DRIVER_ANNOTATION = "org.dockyard.log-driver"
+LOG_OPTS_ANNOTATION = "org.dockyard.log-opts"
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 DEFAULT_CPU_PERIOD = 100000
 
@@ -103,12 +110,22 @@ def build_spec(config, host_config, *, container_id, netns_path, hostname, mount
         "annotations": {},
         "linux": _linux(config, hc, container_id, netns_path, cgroups_path, privileged),
     }
+    filter_ = seccomp.linux_seccomp(hc, spec["process"]["capabilities"]["bounding"], privileged)
+    if filter_:
+        spec["linux"]["seccomp"] = filter_
     if hc.get("Init"):
         _add_init(spec)
     if _is_host_mode(hc.get("UTSMode")):
         spec.pop("hostname")
-    if config.get("User"):
-        spec["annotations"][USER_ANNOTATION] = config["User"]
+    # Always: dockerd resolves even the default user (primary gid and /etc/group memberships).
+    spec["annotations"][USER_ANNOTATION] = config.get("User") or ""
+    if hc.get("GroupAdd"):
+        spec["annotations"][GROUP_ADD_ANNOTATION] = json.dumps(list(hc["GroupAdd"]))
+    log_config = hc.get("LogConfig")
+    if log_config:
+        spec["annotations"][LOG_DRIVER_ANNOTATION] = log_config.get("Type") or "json-file"
+        spec["annotations"][LOG_OPTS_ANNOTATION] = json.dumps(log_config.get("Config") or {},
+                                                              sort_keys=True)
     return spec
 
 
@@ -306,18 +323,33 @@ def _linux(config, hc, container_id, netns_path, cgroups_path, privileged):
     linux = {
         "namespaces": namespaces,
         "resources": linux_resources(hc, privileged),
-        "cgroupsPath": cgroups_path or "/dockyard/%s" % container_id,
+        "cgroupsPath": _cgroups_path(hc, container_id, cgroups_path),
         "maskedPaths": [] if privileged else list(MASKED_PATHS),
         "readonlyPaths": [] if privileged else list(READONLY_PATHS),
     }
     if privileged:
-        linux["devices"] = host_devices()
+        linux["devices"] = host_devices()  # and every device allowed: Devices are not needed
+    else:
+        devices, rules = custom_devices(hc.get("Devices") or [])
+        rules += device_cgroup_rules(hc.get("DeviceCgroupRules") or [])
+        if devices:
+            linux["devices"] = devices
+        linux["resources"]["devices"] += rules
     sysctl = dict(hc.get("Sysctls") or {})
     if config.get("Domainname") and not _is_host_mode(hc.get("UTSMode")):
         sysctl["kernel.domainname"] = config["Domainname"]
     if sysctl:
         linux["sysctl"] = sysctl
     return linux
+
+
+def _cgroups_path(hc, container_id, default):
+    """--cgroup-parent replaces the default parent (cgroupfs driver: filepath.Join(parent, id));
+    a relative one stays relative, so runc resolves it as under dockerd."""
+    parent = hc.get("CgroupParent") or ""
+    if parent:
+        return os.path.normpath(os.path.join(parent, container_id))
+    return default or "/dockyard/%s" % container_id
 
 
 def swap_limit_supported():
@@ -373,6 +405,90 @@ def linux_resources(hc, privileged):
     if hc.get("BlkioWeight"):
         res["blockIO"] = {"weight": int(hc["BlkioWeight"])}
     return res
+
+
+# --device / --device-cgroup-rule (moby oci.DevicesFromPath, AppendDevicePermissionsFromCgroupRules).
+# dockerd finds these errors when it builds the spec at start and answers 500; so do we, at create.
+
+class NotADevice(Exception):
+    pass
+
+
+def _device_from_path(path, permissions):
+    """(OCI device, cgroup rule) for a device node; OSError or NotADevice otherwise."""
+    st = os.lstat(path)
+    kind = {stat.S_IFCHR: "c", stat.S_IFBLK: "b", stat.S_IFIFO: "p"}.get(stat.S_IFMT(st.st_mode))
+    if kind is None:
+        raise NotADevice("not a device node")
+    major, minor = os.major(st.st_rdev), os.minor(st.st_rdev)
+    device = {"path": path, "type": kind, "major": major, "minor": minor,
+              "fileMode": stat.S_IMODE(st.st_mode), "uid": st.st_uid, "gid": st.st_gid}
+    rule = {"allow": True, "type": kind, "major": major, "minor": minor, "access": permissions}
+    return device, rule
+
+
+def devices_from_path(host_path, container_path, permissions):
+    """One HostConfig.Devices item: the node itself, or every node under a host directory."""
+    resolved = host_path
+    if os.path.islink(host_path):
+        resolved = os.path.realpath(host_path)
+    try:
+        device, rule = _device_from_path(resolved, permissions)
+        device["path"] = container_path
+        return [device], [rule]
+    except (OSError, NotADevice) as exc:
+        err = exc
+    devices, rules = [], []
+    if isinstance(err, NotADevice) and os.path.isdir(resolved):
+        for dirpath, dirnames, filenames in os.walk(resolved):
+            dirnames.sort()  # symlinked directories are not followed (filepath.Walk)
+            for name in sorted(filenames):
+                path = os.path.join(dirpath, name)
+                try:
+                    device, rule = _device_from_path(path, permissions)
+                except (OSError, NotADevice):
+                    continue
+                device["path"] = path.replace(resolved, container_path, 1)
+                devices.append(device)
+                rules.append(rule)
+    if devices:
+        return devices, rules
+    reason = err.strerror.lower() if isinstance(err, OSError) and err.strerror else str(err)
+    raise errors.Internal("error gathering device information while adding custom device %s: %s"
+                          % (json.dumps(host_path), reason))
+
+
+def custom_devices(mappings):
+    devices, rules = [], []
+    for m in mappings:
+        host = m.get("PathOnHost") or ""
+        d, r = devices_from_path(host, m.get("PathInContainer") or host,
+                                 m.get("CgroupPermissions") or "rwm")
+        devices += d
+        rules += r
+    return devices, rules
+
+
+DEVICE_CGROUP_RULE_RE = re.compile(r"^([acb]) ([0-9]+|\*):([0-9]+|\*) ([rwm]{1,3})$")
+MAX_INT64 = 2 ** 63 - 1
+
+
+def device_cgroup_rules(rules):
+    """HostConfig.DeviceCgroupRules ("c 1:3 rwm", "a *:* m") as OCI device cgroup entries."""
+    out = []
+    for text in rules:
+        m = DEVICE_CGROUP_RULE_RE.match(text)
+        if not m:
+            raise errors.Internal("invalid device cgroup rule format: '%s'" % text)
+        entry = {"allow": True, "type": m.group(1), "access": m.group(4)}
+        for key, value in (("major", m.group(2)), ("minor", m.group(3))):
+            number = -1 if value == "*" else int(value)
+            if number > MAX_INT64:
+                raise errors.Internal("invalid %s value in device cgroup rule format: '%s'"
+                                      % (key, text))
+            entry[key] = number
+        out.append(entry)
+    return out
 
 
 def host_devices(root="/dev"):
@@ -537,3 +653,38 @@ def resolve_user(rootfs, user):
         else:
             additional = [g["gid"] for g in groups if name in g["members"]]
     return uid, gid, additional, home
+
+
+GID_MAX = 2 ** 31 - 1
+_GO_INT64 = re.compile(r"^[+-]?[0-9]+$")
+
+
+def additional_groups(rootfs, group_add):
+    """runc user.GetAdditionalGroups for HostConfig.GroupAdd: each item is a group name or gid in
+    the rootfs's /etc/group, or else a bare number. Duplicates drop out (dockerd keeps them in a
+    Go map, in random order; we keep the given order)."""
+    if not group_add:
+        return []
+    wanted = set(group_add)
+    groups = [g for g in _group_entries(_read_db(rootfs, "/etc/group"))
+              if g["name"] in wanted or str(g["gid"]) in wanted]
+    out = []
+    for item in group_add:
+        found = False
+        for g in groups:
+            # The first entry not taken yet wins; one already taken does not count as found.
+            if (g["name"] == item or str(g["gid"]) == item) and g["gid"] not in out:
+                out.append(g["gid"])
+                found = True
+                break
+        if found:
+            continue
+        gid = int(item) if _GO_INT64.match(item) else None
+        if gid is None or not -2 ** 63 <= gid < 2 ** 63:
+            raise errors.InvalidArgument(
+                "Unable to find group %s: no matching entries in group file" % item)
+        if not 0 <= gid <= GID_MAX:
+            raise errors.InvalidArgument("uids and gids must be in range 0-%d" % GID_MAX)
+        if gid not in out:
+            out.append(gid)
+    return out

@@ -35,8 +35,8 @@ def test_basic_process():
     assert spec["hostname"] == CID[:12]
     assert spec["root"] == {"path": "rootfs", "readonly": False}
     assert spec["linux"]["cgroupsPath"] == "/dockyard/" + CID
-    assert "seccomp" not in spec["linux"]
-    assert spec["annotations"] == {}
+    assert spec["linux"]["seccomp"]["defaultAction"] == "SCMP_ACT_ERRNO"   # Docker's default profile
+    assert spec["annotations"] == {oci.USER_ANNOTATION: ""}   # the shim resolves root
 
 
 def test_env_user_path_wins_and_tty_term():

@@ -16,17 +16,17 @@ import time
 
 from dockyard_common import errors, ids
 
+from . import logrotate
 from . import logs as logs_mod
 from . import stats as stats_mod
 from .attach import AttachHub
 from .monitor import (INIT_PID, MONITOR_PID, ProcessSpec, connect_attach, oom_killed, read_exit,
                       read_int, write_resize)
 from .runtime import RuntimeError_
-from .users import apply_user
+from .users import apply_spec_user, apply_user, group_add_of
 
 log = logging.getLogger(__name__)
 
-USER_ANNOTATION = "org.dockyard.user"
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 CREATED, RUNNING, PAUSED, STOPPED = "created", "running", "paused", "stopped"
 ATTACH_DRAIN_TIMEOUT = 2.0
@@ -114,6 +114,7 @@ class TaskService:
         self._tasks = {}
         self._lock = threading.Lock()
         self._subs = []
+        self.rotator = logrotate.Rotator()
 
     # -- lookup --------------------------------------------------------------------------------
 
@@ -167,6 +168,7 @@ class TaskService:
                 raise ValueError("not an object")
         except ValueError as exc:
             raise errors.InvalidArgument("invalid OCI spec: %s" % exc) from None
+        log_cfg = logrotate.config_from_spec(spec)
         rt = self.runtime_factory(runtime)
         bundle = self.layout.task_dir(cid)
         with self._lock:
@@ -185,16 +187,14 @@ class TaskService:
                 raise errors.InvalidArgument("no rootfs mounts and no absolute root.path")
             process = spec.setdefault("process", {})
             process["terminal"] = bool(terminal)
-            user = (spec.get("annotations") or {}).get(USER_ANNOTATION)
-            if user:
-                root_path = rootfs_dir if rootfs else spec["root"]["path"]
-                apply_user(spec, root_path, user)
+            apply_spec_user(spec, rootfs_dir if rootfs else spec["root"]["path"])
             with open(os.path.join(bundle, "config.json"), "w") as f:
                 json.dump(spec, f)
             log_path = self.layout.container_log(cid)
             os.makedirs(os.path.dirname(log_path), exist_ok=True)
             pspec = ProcessSpec(cid=cid, key=cid, dir=bundle, runtime=rt, terminal=terminal,
-                                stdin=stdin, log_path=log_path)
+                                stdin=stdin, log_path="" if log_cfg.driver == "none" else log_path,
+                                log_size_max=log_cfg.conmon_size_max)
             try:
                 task.monitor_pid, task.pid = self.monitor.create(pspec)
             except RuntimeError_ as exc:
@@ -205,6 +205,7 @@ class TaskService:
         finally:
             if not ok:
                 self._discard(task)
+        self.rotator.add(cid, log_path, bundle, log_cfg)
         self.monitor.watch(task.monitor_pid, lambda: self._on_exit(task))
         log.info("task created", extra={"container_id": cid, "pid": task.pid})
         return task.state()
@@ -311,6 +312,9 @@ class TaskService:
                 proc.pending.close()
                 proc.pending = None
             proc.exited.set()
+            if not proc.exec_id:
+                # the log settles (and its followers wake) before the exit is published
+                self.rotator.finish(proc.cid, self.layout.container_log(proc.cid))
             if proc.oom:
                 self._publish("oom", proc)
             self._publish("exec_exit" if proc.exec_id else "exit", proc)
@@ -492,9 +496,10 @@ class TaskService:
                 raise errors.Conflict("exec %s already exists" % exec_id)
             try:
                 with open(os.path.join(task.dir, "config.json")) as f:
-                    base = json.load(f).get("process", {})
+                    task_spec = json.load(f)
             except (OSError, ValueError):
-                base = {}
+                task_spec = {}
+            base = task_spec.get("process", {})
             for key in ("env", "cwd", "user", "capabilities", "noNewPrivileges", "apparmorProfile",
                         "selinuxLabel", "rlimits"):
                 if key not in process and key in base:
@@ -503,7 +508,8 @@ class TaskService:
             user = process.get("user")
             if isinstance(user, str):   # a Docker User string: resolve it against the rootfs
                 del process["user"]
-                apply_user({"process": process}, os.path.join(task.dir, "rootfs"), user)
+                apply_user({"process": process}, os.path.join(task.dir, "rootfs"), user,
+                           group_add_of(task_spec))
             process.setdefault("cwd", "/")
             pdir = os.path.join(task.dir, "execs", exec_id)
             os.makedirs(pdir)
@@ -602,12 +608,12 @@ class TaskService:
         with self._lock:
             task = self._tasks.get(cid)
         path = self.layout.container_log(cid)
-        if task is None and not os.path.exists(path):
+        if task is None and not logs_mod.log_files(path):    # rotated files count too
             raise errors.NotFound("no logs for container %s" % cid)
         if task is None:
             finished, wait = (lambda: True), (lambda: None)
         else:
-            finished, wait = task.exited.is_set, (lambda: task.exited.wait(0.25))
+            finished, wait = task.exited.is_set, (lambda: logs_mod.wait_change(path, 0.25))
         return logs_mod.read_logs(path, stdout, stderr, since_ns, until_ns, tail, follow,
                                   finished, wait, is_active)
 
@@ -646,6 +652,8 @@ class TaskService:
             task.status = RUNNING if task.started_at_ns else CREATED   # _on_exit settles it
         with self._lock:
             self._tasks[cid] = task
+        self.rotator.add(cid, self.layout.container_log(cid), bundle,
+                         logrotate.config_from_bundle(bundle))
         if not self.monitor.alive(task.monitor_pid):
             self._on_exit(task)
         else:

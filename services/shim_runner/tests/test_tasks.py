@@ -136,7 +136,7 @@ def test_user_annotation(env, tmp_path):
     svc.create("c1", json.dumps(spec).encode(), MOUNTS)
     with open(os.path.join(layout.task_dir("c1"), "config.json")) as f:
         proc = json.load(f)["process"]
-    assert proc["user"] == {"uid": 7, "gid": 8}
+    assert proc["user"] == {"uid": 7, "gid": 8, "additionalGids": [8]}
     assert "HOME=/home/app" in proc["env"]
     assert os.path.isdir(rootfs)
 
@@ -242,3 +242,17 @@ def test_state_sees_an_exit_file_before_the_watcher(env):
         f.write("3")
     st = svc.state("c1", "e1")
     assert st["status"] == "stopped" and st["exit_status"] == 3
+
+
+def test_exec_user_gets_the_containers_group_add(env):
+    svc, rt, mon, mnt, layout = env
+    spec = json.loads(SPEC)
+    spec["annotations"] = {"org.dockyard.user": "", "org.dockyard.group-add": '["123"]'}
+    svc.create("c1", json.dumps(spec).encode(), MOUNTS)
+    svc.start("c1")
+    with open(os.path.join(layout.task_dir("c1"), "config.json")) as f:
+        assert json.load(f)["process"]["user"] == {"uid": 0, "gid": 0, "additionalGids": [0, 123]}
+    # An exec's own user string is resolved again, with the container's --group-add (as dockerd).
+    svc.exec("c1", "e1", json.dumps({"args": ["id"], "user": "42:7"}).encode())
+    with open(os.path.join(svc._proc("c1", "e1").dir, "process.json")) as f:
+        assert json.load(f)["user"] == {"uid": 42, "gid": 7, "additionalGids": [7, 123]}

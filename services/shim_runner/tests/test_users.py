@@ -2,7 +2,7 @@ import pytest
 
 from dockyard_common import errors
 from dockyard_common.oci import resolve_user
-from dockyard_shim.users import apply_user
+from dockyard_shim.users import apply_spec_user, apply_user, group_add_of
 
 
 @pytest.fixture
@@ -39,9 +39,43 @@ def test_unknown_name(rootfs):
 def test_apply_user_sets_home_once(rootfs):
     spec = {"process": {"env": ["PATH=/bin"]}}
     apply_user(spec, rootfs, "app")
-    assert spec["process"]["user"] == {"uid": 1000, "gid": 1001, "additionalGids": [50]}
+    assert spec["process"]["user"] == {"uid": 1000, "gid": 1001, "additionalGids": [1001, 50]}
     assert "HOME=/home/app" in spec["process"]["env"]
     spec = {"process": {"env": ["HOME=/x"]}}
     apply_user(spec, rootfs, "root")
     assert spec["process"]["env"] == ["HOME=/x"]
-    assert spec["process"]["user"] == {"uid": 0, "gid": 0, "additionalGids": [10]}
+    assert spec["process"]["user"] == {"uid": 0, "gid": 0, "additionalGids": [0, 10]}
+
+
+# --- --group-add (dockerd getUser: primary gid, memberships, then GroupAdd) ----------------
+
+def test_group_add_numbers_and_names(rootfs):
+    spec = {"process": {}}
+    apply_user(spec, rootfs, "", ["123", "staff"])
+    assert spec["process"]["user"] == {"uid": 0, "gid": 0, "additionalGids": [0, 10, 123, 50]}
+
+
+def test_group_add_with_user_keeps_memberships_and_duplicates(rootfs):
+    spec = {"process": {}}
+    apply_user(spec, rootfs, "app", ["50", "77"])
+    # Docker does not merge the user's own groups with the added ones.
+    assert spec["process"]["user"]["additionalGids"] == [1001, 50, 50, 77]
+    apply_user(spec, rootfs, "app:wheel", ["123"])
+    assert spec["process"]["user"] == {"uid": 1000, "gid": 10, "additionalGids": [10, 123]}
+
+
+def test_group_add_unknown_name(rootfs):
+    with pytest.raises(errors.InvalidArgument) as ei:
+        apply_user({"process": {}}, rootfs, "", ["nosuchgroup"])
+    assert str(ei.value) == "Unable to find group nosuchgroup: no matching entries in group file"
+
+
+def test_apply_spec_user_reads_annotations(rootfs):
+    spec = {"process": {}, "annotations": {"org.dockyard.user": "",
+                                           "org.dockyard.group-add": '["123"]'}}
+    apply_spec_user(spec, rootfs)
+    assert spec["process"]["user"] == {"uid": 0, "gid": 0, "additionalGids": [0, 10, 123]}
+    assert group_add_of(spec) == ["123"]
+    untouched = {"process": {"user": {"uid": 5, "gid": 5}}}   # a spec from before the annotations
+    apply_spec_user(untouched, rootfs)
+    assert untouched["process"]["user"] == {"uid": 5, "gid": 5}

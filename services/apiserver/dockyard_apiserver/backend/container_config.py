@@ -7,9 +7,10 @@ import os
 import re
 import signal as _signal
 
-from dockyard_common import errors
+from dockyard_common import errors, seccomp
 
-from . import container_ports
+from . import container_health, container_ports
+from . import log_config, storage_opts
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
 MIN_MEMORY = 6 * 1024 * 1024
@@ -32,6 +33,7 @@ def check_create_body(body):
 def split_create_body(body):
     """(Config, HostConfig, NetworkingConfig) from the create body."""
     config = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
+    container_health.validate(config.get("Healthcheck"))   # before any lookup, as dockerd
     host_config = dict(body.get("HostConfig") or {})
     networking = dict(body.get("NetworkingConfig") or {})
     return config, host_config, networking
@@ -56,6 +58,9 @@ def validate_host_config(hc):
     if 0 < memory < MIN_MEMORY:
         raise errors.InvalidArgument("Minimum memory limit allowed is 6MB")
     container_ports.validate(hc)
+    log_config.validate(hc)
+    seccomp.parse_security_opts(hc.get("SecurityOpt"))  # dockerd's parseSecurityOpt, at create
+    storage_opts.validate(hc)
 
 
 def _env_key(item):
@@ -92,8 +97,8 @@ def merge_image_config(config, image_config):
     out["Volumes"] = volumes or None
     if not out.get("StopSignal") and img.get("StopSignal"):
         out["StopSignal"] = img["StopSignal"]
-    if not out.get("Healthcheck") and img.get("Healthcheck"):
-        out["Healthcheck"] = img["Healthcheck"]
+    if img.get("Healthcheck"):
+        out["Healthcheck"] = container_health.merge(out.get("Healthcheck"), img["Healthcheck"])
     if not out.get("OnBuild") and img.get("OnBuild"):
         out["OnBuild"] = img["OnBuild"]
     if not out.get("Shell") and img.get("Shell"):
