@@ -19,7 +19,7 @@ import os
 
 from dockyard_common import containerfs, errors
 
-from .tasks import PAUSED, RUNNING
+from .procs import PAUSED, RUNNING
 
 _DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
 # Kernel filesystems whose contents are not files of the container (and may never end).

@@ -8,13 +8,12 @@ import json
 import logging
 import os
 import queue
-import re
 import shutil
 import signal
 import threading
 import time
 
-from dockyard_common import errors, ids
+from dockyard_common import errors
 
 from . import logrotate
 from . import logs as logs_mod
@@ -22,90 +21,17 @@ from . import stats as stats_mod
 from .attach import AttachHub
 from .monitor import (INIT_PID, MONITOR_PID, ProcessSpec, connect_attach, oom_killed, read_exit,
                       read_int, write_resize)
+from .execs import ATTACH_SETTLE_TIMEOUT, PREPARE_TIMEOUT, ExecOps
+from .procs import CREATED, PAUSED, RUNNING, STOPPED, VALID_ID, Task, rfc3339, user_error
 from .runtime import RuntimeError_
-from .users import apply_spec_user, apply_user, group_add_of
+from .users import apply_spec_user
 
 log = logging.getLogger(__name__)
 
-_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-CREATED, RUNNING, PAUSED, STOPPED = "created", "running", "paused", "stopped"
 ATTACH_DRAIN_TIMEOUT = 2.0
-PREPARE_TIMEOUT = 60.0
-ATTACH_SETTLE_TIMEOUT = 2.0
 
 
-def _rfc(ns):
-    return ids.now_rfc3339(ns) if ns else ""
-
-
-def _user_error(prefix, message):
-    """Docker's wording; the CLI maps "executable file not found"/"no such file" to 127 and
-    "permission denied" to 126, and dockerd answers those as invalid configuration (400)."""
-    text = "%s: %s: unknown" % (prefix, message)
-    low = message.lower()
-    if ("executable file not found" in low or "no such file or directory" in low
-            or "permission denied" in low):
-        return errors.InvalidArgument(text)
-    return errors.FailedPrecondition(text)
-
-
-class Proc:
-    """A monitored process: a container's init (exec_id "") or one exec."""
-
-    META = "task.json"
-
-    def __init__(self, cid, exec_id, pdir, terminal=False, stdin=False):
-        self.cid, self.exec_id, self.dir = cid, exec_id, pdir
-        self.terminal, self.stdin = terminal, stdin
-        self.status = CREATED
-        self.pid = self.monitor_pid = 0
-        self.exit_status = 0
-        self.exited_at_ns = self.started_at_ns = 0
-        self.oom = False
-        self.error = ""
-        self.exited = threading.Event()
-        self.lock = threading.RLock()
-        self.hub = None
-        self.pending = None          # PendingExec until an exec is started
-        self.prepared = None         # an exec's monitor start: Event set once it is settled
-        self.prepare_error = None
-        self.attaching = 0           # attach() calls under way (start waits for them)
-        self.attach_cv = threading.Condition()
-
-    def state(self):
-        return {"id": self.cid, "exec_id": self.exec_id, "status": self.status, "pid": self.pid,
-                "exit_status": self.exit_status, "exited_at": _rfc(self.exited_at_ns),
-                "started_at": _rfc(self.started_at_ns), "terminal": self.terminal,
-                "oom_killed": self.oom, "error": self.error}
-
-    def meta(self):
-        return {"id": self.cid, "exec_id": self.exec_id, "terminal": self.terminal,
-                "stdin": self.stdin, "pid": self.pid, "started_at_ns": self.started_at_ns}
-
-    def save(self):
-        path = os.path.join(self.dir, self.META)
-        with open(path + ".tmp", "w") as f:
-            json.dump(self.meta(), f)
-        os.replace(path + ".tmp", path)
-
-
-class ExecProc(Proc):
-    META = "exec.json"
-
-
-class Task(Proc):
-    def __init__(self, cid, bundle, runtime, terminal=False, stdin=False):
-        super().__init__(cid, "", bundle, terminal, stdin)
-        self.runtime = runtime
-        self.execs = {}
-
-    def meta(self):
-        m = super().meta()
-        m["runtime"] = self.runtime.binary
-        return m
-
-
-class TaskService:
+class TaskService(ExecOps):
     def __init__(self, layout, monitor, mounter, runtime_factory):
         self.layout = layout
         self.monitor = monitor
@@ -151,7 +77,7 @@ class TaskService:
     def _publish(self, type_, proc):
         event = {"type": type_, "id": proc.cid, "exec_id": proc.exec_id, "pid": proc.pid,
                  "exit_status": proc.exit_status if type_.endswith("exit") else 0,
-                 "exited_at": _rfc(proc.exited_at_ns) if type_.endswith("exit") else ""}
+                 "exited_at": rfc3339(proc.exited_at_ns) if type_.endswith("exit") else ""}
         with self._lock:
             subs = list(self._subs)
         for q in subs:
@@ -160,7 +86,7 @@ class TaskService:
     # -- create / start ------------------------------------------------------------------------
 
     def create(self, cid, spec_json, rootfs, terminal=False, stdin=False, runtime=""):
-        if not _ID.match(cid or ""):
+        if not VALID_ID.match(cid or ""):
             raise errors.InvalidArgument("invalid task id %r" % cid)
         try:
             spec = json.loads(spec_json)
@@ -198,7 +124,7 @@ class TaskService:
             try:
                 task.monitor_pid, task.pid = self.monitor.create(pspec)
             except RuntimeError_ as exc:
-                raise _user_error("failed to create task for container: OCI runtime create failed",
+                raise user_error("failed to create task for container: OCI runtime create failed",
                                   exc.message) from None
             task.save()
             ok = True
@@ -251,34 +177,8 @@ class TaskService:
             try:
                 proc.runtime.start(cid)
             except RuntimeError_ as exc:
-                raise _user_error("failed to start task: OCI runtime start failed", exc.message) from None
+                raise user_error("failed to start task: OCI runtime start failed", exc.message) from None
             return self._mark_started(proc, started_at_ns, "start")
-
-    def _await_prepared(self, proc, timeout=PREPARE_TIMEOUT):
-        """An exec's monitor is started in the background by exec(): wait for it here."""
-        if proc.prepared is not None and not proc.prepared.wait(timeout):
-            raise errors.FailedPrecondition("exec %s: the monitor did not start" % proc.exec_id)
-        if proc.prepare_error:
-            raise errors.FailedPrecondition("cannot prepare exec: %s" % proc.prepare_error)
-
-    def _start_exec(self, proc):
-        pending, proc.pending = proc.pending, None
-        if pending is None:
-            raise errors.FailedPrecondition("exec %s has no monitor" % proc.exec_id)
-        started_at_ns = time.time_ns()
-        try:
-            proc.pid = pending.start()
-        except RuntimeError_ as exc:
-            low = exc.message.lower()
-            proc.exit_status = 126 if "permission denied" in low else 127 if (
-                "not found" in low or "no such file" in low) else 126
-            proc.error = exc.message
-            proc.status = STOPPED
-            proc.exited_at_ns = time.time_ns()
-            proc.exited.set()
-            self._publish("exec_exit", proc)
-            raise _user_error("OCI runtime exec failed: exec failed", exc.message) from None
-        return self._mark_started(proc, started_at_ns, "exec_start")
 
     def _mark_started(self, proc, started_at_ns, event):
         if proc.status == CREATED:
@@ -461,93 +361,6 @@ class TaskService:
         log.info("task deleted", extra={"container_id": cid})
         return task.state()
 
-    def _delete_exec(self, cid, exec_id):
-        task = self._task(cid)
-        proc = self._proc(cid, exec_id)
-        if proc.status == RUNNING:
-            raise errors.FailedPrecondition("exec %s is running" % exec_id)
-        if not proc.exited.is_set():
-            self.kill(cid, exec_id)
-            proc.exited.wait(5)
-        if proc.hub is not None:
-            proc.hub.wait_closed(ATTACH_DRAIN_TIMEOUT)
-        task.execs.pop(exec_id, None)
-        shutil.rmtree(proc.dir, ignore_errors=True)
-        return proc.state()
-
-    # -- exec ----------------------------------------------------------------------------------
-
-    def exec(self, cid, exec_id, process_json, terminal=False, stdin=False):
-        task = self._task(cid)
-        if not _ID.match(exec_id or ""):
-            raise errors.InvalidArgument("invalid exec id %r" % exec_id)
-        try:
-            process = json.loads(process_json)
-            if not isinstance(process, dict):
-                raise ValueError("not an object")
-        except ValueError as exc:
-            raise errors.InvalidArgument("invalid process spec: %s" % exc) from None
-        if not process.get("args"):
-            raise errors.InvalidArgument("exec needs a command")
-        with task.lock:
-            if task.status != RUNNING:
-                raise errors.FailedPrecondition("container %s is not running" % cid)
-            if exec_id in task.execs:
-                raise errors.Conflict("exec %s already exists" % exec_id)
-            try:
-                with open(os.path.join(task.dir, "config.json")) as f:
-                    task_spec = json.load(f)
-            except (OSError, ValueError):
-                task_spec = {}
-            base = task_spec.get("process", {})
-            for key in ("env", "cwd", "user", "capabilities", "noNewPrivileges", "apparmorProfile",
-                        "selinuxLabel", "rlimits"):
-                if key not in process and key in base:
-                    process[key] = base[key]
-            process["terminal"] = bool(terminal)
-            user = process.get("user")
-            if isinstance(user, str):   # a Docker User string: resolve it against the rootfs
-                del process["user"]
-                apply_user({"process": process}, os.path.join(task.dir, "rootfs"), user,
-                           group_add_of(task_spec))
-            process.setdefault("cwd", "/")
-            pdir = os.path.join(task.dir, "execs", exec_id)
-            os.makedirs(pdir)
-            proc = ExecProc(cid, exec_id, pdir, terminal, stdin)
-            spec_path = os.path.join(pdir, "process.json")
-            with open(spec_path, "w") as f:
-                json.dump(process, f)
-            pspec = ProcessSpec(cid=cid, key=exec_id, dir=pdir, runtime=task.runtime,
-                                terminal=terminal, stdin=stdin, exec_spec=spec_path)
-            # The monitor starts in the background: the caller's next steps (attach, start)
-            # wait for it, so its start-up overlaps their round trips instead of adding to them.
-            proc.prepared = threading.Event()
-            task.execs[exec_id] = proc
-        threading.Thread(target=self._prepare_exec, args=(proc, pspec), name="exec-prepare",
-                         daemon=True).start()
-
-    def _prepare_exec(self, proc, pspec):
-        try:
-            pending = self.monitor.prepare_exec(pspec)
-            with proc.lock:
-                proc.pending = pending
-                proc.monitor_pid = pending.monitor_pid
-                proc.save()
-        except Exception as exc:
-            proc.prepare_error = getattr(exc, "message", None) or str(exc) or exc.__class__.__name__
-            log.warning("cannot prepare exec: %s", proc.prepare_error,
-                        extra={"container_id": proc.cid, "exec_id": proc.exec_id})
-            with proc.lock:
-                proc.status = STOPPED
-                proc.exit_status = 126
-                proc.error = proc.prepare_error
-                proc.exited_at_ns = time.time_ns()
-                proc.exited.set()
-            proc.prepared.set()
-            return
-        proc.prepared.set()
-        self.monitor.watch(proc.monitor_pid, lambda: self._on_exit(proc))
-
     # -- I/O -----------------------------------------------------------------------------------
 
     def _hub(self, proc):
@@ -662,24 +475,3 @@ class TaskService:
         for eid in sorted(os.listdir(execs_dir)) if os.path.isdir(execs_dir) else []:
             self._restore_exec(task, eid, os.path.join(execs_dir, eid))
         log.info("task restored", extra={"container_id": cid, "status": task.status})
-
-    def _restore_exec(self, task, eid, pdir):
-        try:
-            with open(os.path.join(pdir, ExecProc.META)) as f:
-                meta = json.load(f)
-        except (OSError, ValueError):
-            meta = {}
-        mpid = read_int(os.path.join(pdir, MONITOR_PID))
-        if not meta.get("started_at_ns"):
-            # Registered but never started: its start pipe is gone with the old process.
-            self.monitor.kill(mpid)
-            shutil.rmtree(pdir, ignore_errors=True)
-            return
-        proc = ExecProc(task.cid, eid, pdir, meta.get("terminal", False), meta.get("stdin", False))
-        proc.pid, proc.started_at_ns, proc.monitor_pid = meta.get("pid", 0), meta["started_at_ns"], mpid
-        proc.status = RUNNING
-        task.execs[eid] = proc
-        if self.monitor.alive(mpid):
-            self.monitor.watch(mpid, lambda: self._on_exit(proc))
-        else:
-            self._on_exit(proc)
