@@ -136,6 +136,15 @@ def test_create_volumes_binds_and_tmpfs(client, daemon, tmp_path):
     spec = {m["destination"]: m for m in json.loads(rec.spec_json)["mounts"]}
     assert spec["/t"]["type"] == "tmpfs" and "size=1m" in spec["/t"]["options"]
     assert "ro" in spec["/b"]["options"]
+    # As Docker lists them: --tmpfs is no mount point, --mount type=tmpfs is.
+    listed = client.get("/containers/%s/json" % cid).get_json()["Mounts"]
+    assert "/t" not in {m["Destination"] for m in listed} and len(listed) == 3
+
+
+def test_mount_type_tmpfs_is_listed(client, daemon):
+    cid = create(client, HostConfig={"Mounts": [{"Type": "tmpfs", "Target": "/u"}]})
+    listed = client.get("/containers/%s/json" % cid).get_json()["Mounts"]
+    assert [(m["Type"], m["Destination"]) for m in listed] == [("tmpfs", "/u")]
 
 
 # ---------------------------------------------------------------------- start / wait / stop / rm

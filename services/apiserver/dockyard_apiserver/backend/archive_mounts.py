@@ -30,10 +30,9 @@ def container_mounts(rec):
     out = []
     # --tmpfs mounts are no mount points in Docker (only --mount type=tmpfs ones are): with
     # --read-only, copying into one is refused as the rootfs.
-    tmpfs_flags = set(_host_config(rec).get("Tmpfs") or {})
-    for m in views.loads(rec.mounts_json, []) or []:
+    for m in views.listed_mounts(rec, _host_config(rec)):
         dest = m.get("Destination") or ""
-        if not dest or (m.get("Type") == "tmpfs" and dest in tmpfs_flags):
+        if not dest:
             continue
         out.append(types_pb2.Mount(type=m.get("Type") or "volume", source=m.get("Source") or "",
                                    target=dest, options=["rw" if m.get("RW", True) else "ro"]))

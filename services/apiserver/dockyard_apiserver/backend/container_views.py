@@ -168,6 +168,14 @@ def network_settings(rec, config, hc, running):
     return out
 
 
+def listed_mounts(rec, hc):
+    """The record's mounts as Docker lists them: `--tmpfs` (HostConfig.Tmpfs) is no mount point
+    there, only `--mount type=tmpfs` is."""
+    tmpfs_flags = set(hc.get("Tmpfs") or {})
+    return [m for m in loads(rec.mounts_json, []) or []
+            if not (m.get("Type") == "tmpfs" and m.get("Destination") in tmpfs_flags)]
+
+
 def inspect(rec, exec_ids=None, size=None):
     config = config_defaults(loads(rec.config_json, {}))
     hc = host_config_defaults(loads(rec.host_config_json, {}))
@@ -194,7 +202,7 @@ def inspect(rec, exec_ids=None, size=None):
         "ExecIDs": exec_ids or None,
         "HostConfig": hc,
         "GraphDriver": graph_driver(rec),
-        "Mounts": loads(rec.mounts_json, []) or [],
+        "Mounts": listed_mounts(rec, hc),
         "Config": config,
         "NetworkSettings": network_settings(rec, config, hc, bool(st.running)),
     }
@@ -242,7 +250,7 @@ def summary(rec, now_ns=None, size=None):
         "Status": status_text(st, now_ns, container_health.view(rec, config)),
         "HostConfig": {"NetworkMode": hc.get("NetworkMode") or "default"},
         "NetworkSettings": {"Networks": endpoint_views(net, rec.id)},
-        "Mounts": loads(rec.mounts_json, []) or [],
+        "Mounts": listed_mounts(rec, hc),
     }
     if size is not None:
         out["SizeRw"], out["SizeRootFs"] = size
