@@ -1,6 +1,6 @@
 """`docker ps --filter publish=/expose=` through the real stack, as Docker 20.10 answers: the
 ports of the PORTS column (running containers only), public port for publish, private port for
-expose; bad values are Docker's 500s."""
+expose; bad values carry Docker's messages (as 400s)."""
 
 import os
 import shutil

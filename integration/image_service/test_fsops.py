@@ -83,7 +83,7 @@ def test_export_names_and_missing_paths(snapshots, snap):
         get(snapshots, snap, "/does/not/exist")
     with pytest.raises(errors.NotFound):
         put(snapshots, snap, "/does/not/exist", tar_bytes({"a": b""}))
-    with pytest.raises(errors.Internal, match="extraction point is not a directory"):
+    with pytest.raises(errors.InvalidArgument, match="extraction point is not a directory"):
         put(snapshots, snap, "/bin/busybox", tar_bytes({"a": b""}))
     with pytest.raises(errors.NotFound):
         snapshots.StatPath(snapshots_pb2.PathRequest(key="no-such-snapshot", path="/"))
@@ -129,9 +129,9 @@ def test_binds_give_the_containers_view(snapshots, snap, stack, tmp_path):
 
     put_with("/data", readonly_rootfs=True)
     assert (vol / "new.txt").read_text() == "put\n"
-    with pytest.raises(errors.Internal, match="mounted volume is marked read-only"):
+    with pytest.raises(errors.PermissionDenied, match="mounted volume is marked read-only"):
         put_with("/data/ro")
-    with pytest.raises(errors.Internal, match="container rootfs is marked read-only"):
+    with pytest.raises(errors.PermissionDenied, match="container rootfs is marked read-only"):
         put_with("/tmp", readonly_rootfs=True)
     assert os.listdir(ro) == []
     # without the binds the layer below is what is seen: the volume's files are not there

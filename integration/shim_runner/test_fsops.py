@@ -77,7 +77,7 @@ def test_copy_in_and_out_of_a_running_task(shim, running):
 def test_errors(shim, running):
     with pytest.raises(errors.NotFound):
         shim.c.StatPath(shim_pb2.PathRequest(id=running, path="/does/not/exist"))
-    with pytest.raises(errors.Internal, match="extraction point is not a directory"):
+    with pytest.raises(errors.InvalidArgument, match="extraction point is not a directory"):
         put(shim, running, "/etc/passwd", tar_bytes("x", b""))
     with pytest.raises(errors.FailedPrecondition):
         shim.c.StatPath(shim_pb2.PathRequest(id="no-such-task", path="/"))
@@ -114,9 +114,9 @@ def test_the_containers_mounts_are_seen(shim, with_mounts):
     assert get(shim, cid, "/tm/t.txt") == {"t.txt": b"to-tmpfs\n"}
     assert not os.path.exists(os.path.join(root, "tm", "t.txt"))        # not in the layer below
     mounts = [types_pb2.Mount(type="bind", source=ro_host, target="/rob", options=["ro"])]
-    with pytest.raises(errors.Internal, match="mounted volume is marked read-only"):
+    with pytest.raises(errors.PermissionDenied, match="mounted volume is marked read-only"):
         put(shim, cid, "/rob", tar_bytes("x", b""), mounts=mounts)
-    with pytest.raises(errors.Internal, match="container rootfs is marked read-only"):
+    with pytest.raises(errors.PermissionDenied, match="container rootfs is marked read-only"):
         put(shim, cid, "/tmp", tar_bytes("x", b""), mounts=mounts, readonly_rootfs=True)
     assert os.listdir(ro_host) == []
     assert set(get(shim, cid, "/proc")) == {"proc"}                      # listed empty

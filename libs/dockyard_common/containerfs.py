@@ -130,13 +130,13 @@ def archive_put(root_dir, path, fileobj, no_overwrite_dir_non_dir=False, check=N
     """Extract the tar read from fileobj (maybe compressed) into the directory path. The last
     component is followed too when it is a symlink (extracting "to a symlink that points to a
     directory", as moby's containerExtractToDir). Missing -> NotFound, not a directory ->
-    Internal (a 500) with Docker's message. check(resolved in-root path) may refuse the
+    InvalidArgument with Docker's message (dockerd: a 500; bad input is a 4xx here). check(resolved in-root path) may refuse the
     destination (see check_writable); owner (uid, gid) overrides every entry's owner."""
     path = path or "/"
     with _root(root_dir) as root_fd, _resolve(root_fd, path, follow_last=True) as res:
         st = _lstat(res, path)
         if not stat.S_ISDIR(st.st_mode):
-            raise errors.Internal("extraction point is not a directory")   # a 500, as Docker
+            raise errors.InvalidArgument("extraction point is not a directory")
         if check is not None:
             check(res.path)
         fd = res.dir_fd if res.name is None else _open_dir(res, path)
@@ -169,7 +169,8 @@ def check_writable(path, mounts, readonly_rootfs):
     """Docker's checks before extracting into the resolved in-container path (moby
     checkIfPathIsInAVolume): a path at or below a mount point needs a writable mount (the
     deepest one, the one the container sees), any other path a writable rootfs. mounts are
-    (destination, writable) pairs. Docker answers both refusals with a 500."""
+    (destination, writable) pairs. Both refusals are PermissionDenied: the 403 the API spec names
+    (dockerd itself answers a 500)."""
     best = None
     for dest, writable in mounts:
         dest = _clean(dest)
@@ -177,9 +178,9 @@ def check_writable(path, mounts, readonly_rootfs):
             best = (dest, writable)
     if best is not None:
         if not best[1]:
-            raise errors.Internal(READONLY_VOLUME)
+            raise errors.PermissionDenied(READONLY_VOLUME)
     elif readonly_rootfs:
-        raise errors.Internal(READONLY_ROOTFS)
+        raise errors.PermissionDenied(READONLY_ROOTFS)
 
 
 def lookup_owner(root, user):
@@ -189,7 +190,7 @@ def lookup_owner(root, user):
     try:
         uid, gid, _, _ = oci.resolve_user(root, user)
     except errors.InvalidArgument as exc:
-        raise errors.Internal(exc.message) from None    # a 500, as Docker's failed lookup
+        raise errors.InvalidArgument(exc.message) from None
     return uid, gid
 
 

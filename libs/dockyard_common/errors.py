@@ -40,6 +40,12 @@ class FailedPrecondition(DockyardError):
     http_status = 409
 
 
+class PermissionDenied(DockyardError):
+    """Refused by a setting of the object (a read-only volume or rootfs): HTTP 403."""
+    code = grpc.StatusCode.PERMISSION_DENIED
+    http_status = 403
+
+
 class NotModified(DockyardError):
     """Nothing to do (start of a running container, stop of a stopped one): HTTP 304."""
     code = grpc.StatusCode.OUT_OF_RANGE
@@ -62,7 +68,7 @@ class Internal(DockyardError):
 
 
 _BY_CODE = {cls.code: cls for cls in (NotFound, Conflict, InvalidArgument, FailedPrecondition,
-                                      NotModified, Unavailable, NotImplementedYet, Internal)}
+                                      PermissionDenied, NotModified, Unavailable, NotImplementedYet, Internal)}
 
 
 def from_grpc(exc):

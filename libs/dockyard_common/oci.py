@@ -408,7 +408,8 @@ def linux_resources(hc, privileged):
 
 
 # --device / --device-cgroup-rule (moby oci.DevicesFromPath, AppendDevicePermissionsFromCgroupRules).
-# dockerd finds these errors when it builds the spec at start and answers 500; so do we, at create.
+# dockerd finds these errors when it builds the spec at start and answers 500; we find them at
+# create, and bad input is a 400 here.
 
 class NotADevice(Exception):
     pass
@@ -454,7 +455,7 @@ def devices_from_path(host_path, container_path, permissions):
     if devices:
         return devices, rules
     reason = err.strerror.lower() if isinstance(err, OSError) and err.strerror else str(err)
-    raise errors.Internal("error gathering device information while adding custom device %s: %s"
+    raise errors.InvalidArgument("error gathering device information while adding custom device %s: %s"
                           % (json.dumps(host_path), reason))
 
 
@@ -479,12 +480,12 @@ def device_cgroup_rules(rules):
     for text in rules:
         m = DEVICE_CGROUP_RULE_RE.match(text)
         if not m:
-            raise errors.Internal("invalid device cgroup rule format: '%s'" % text)
+            raise errors.InvalidArgument("invalid device cgroup rule format: '%s'" % text)
         entry = {"allow": True, "type": m.group(1), "access": m.group(4)}
         for key, value in (("major", m.group(2)), ("minor", m.group(3))):
             number = -1 if value == "*" else int(value)
             if number > MAX_INT64:
-                raise errors.Internal("invalid %s value in device cgroup rule format: '%s'"
+                raise errors.InvalidArgument("invalid %s value in device cgroup rule format: '%s'"
                                       % (key, text))
             entry[key] = number
         out.append(entry)

@@ -46,7 +46,7 @@ class ProfileError(Exception):
 def parse_security_opts(opts):
     """moby daemon parseSecurityOpt: the seccomp value ("" when none).
 
-    dockerd refuses a bad option at create with a plain error, i.e. a 500: errors.Internal.
+    dockerd answers these with a 500; bad input is a 400 here (InvalidArgument), same message.
     """
     profile = ""
     for opt in opts or []:
@@ -57,21 +57,21 @@ def parse_security_opts(opts):
         elif ":" in opt:  # the separator before Docker 17.04, still accepted
             key, value = opt.split(":", 1)
         else:
-            raise errors.Internal('invalid --security-opt 1: %s' % json.dumps(opt))
+            raise errors.InvalidArgument('invalid --security-opt 1: %s' % json.dumps(opt))
         if key == "seccomp":
             profile = value
         elif key == "no-new-privileges":
             if value not in _GO_BOOLS:
-                raise errors.Internal('invalid --security-opt 2: %s' % json.dumps(opt))
+                raise errors.InvalidArgument('invalid --security-opt 2: %s' % json.dumps(opt))
         elif key not in ("label", "apparmor"):
-            raise errors.Internal('invalid --security-opt 2: %s' % json.dumps(opt))
+            raise errors.InvalidArgument('invalid --security-opt 2: %s' % json.dumps(opt))
     return profile
 
 
 # per container --------------------------------------------------------------
 
 def linux_seccomp(host_config, bounding_caps, privileged=False):
-    """The OCI linux.seccomp for a container, or None for no filter (errors.Internal if broken)."""
+    """The OCI linux.seccomp for a container, or None for no filter (errors.InvalidArgument if broken)."""
     if privileged:
         return None
     profile = parse_security_opts(host_config.get("SecurityOpt"))
@@ -82,7 +82,7 @@ def linux_seccomp(host_config, bounding_caps, privileged=False):
             return load_profile(profile, bounding_caps)
         return convert(default_profile(), bounding_caps)
     except ProfileError as exc:
-        raise errors.Internal(str(exc)) from None
+        raise errors.InvalidArgument(str(exc)) from None
 
 
 @functools.lru_cache(maxsize=1)

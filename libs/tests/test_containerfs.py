@@ -120,7 +120,7 @@ def test_put_into_directory_and_through_symlink(root):
 def test_put_errors(root):
     with pytest.raises(errors.NotFound):
         containerfs.archive_put(root, "/missing", tar_of([("a", b"")]))
-    with pytest.raises(errors.Internal, match="extraction point is not a directory"):
+    with pytest.raises(errors.InvalidArgument, match="extraction point is not a directory"):
         containerfs.archive_put(root, "/etc/passwd", tar_of([("a", b"")]))
     with pytest.raises(errors.InvalidArgument, match="cannot overwrite directory"):
         containerfs.archive_put(root, "/", tar_of([("etc", b"file now")]), no_overwrite_dir_non_dir=True)
@@ -176,9 +176,9 @@ def test_check_writable_follows_docker():
     containerfs.check_writable("/tmp", mounts, readonly_rootfs=False)
     containerfs.check_writable("/database", mounts, readonly_rootfs=False)  # not below /data
     for path in ("/rov", "/rov/sub", "/data/ro/x"):                        # deepest mount decides
-        with pytest.raises(errors.Internal, match="^mounted volume is marked read-only$"):
+        with pytest.raises(errors.PermissionDenied, match="^mounted volume is marked read-only$"):
             containerfs.check_writable(path, mounts, readonly_rootfs=False)
-    with pytest.raises(errors.Internal, match="^container rootfs is marked read-only$"):
+    with pytest.raises(errors.PermissionDenied, match="^container rootfs is marked read-only$"):
         containerfs.check_writable("/tmp", mounts, readonly_rootfs=True)
 
 
@@ -189,8 +189,8 @@ def test_put_check_sees_the_resolved_path(root):
     assert seen == ["/tmp"]
 
     def refuse(path):
-        raise errors.Internal(containerfs.READONLY_VOLUME)
-    with pytest.raises(errors.Internal):
+        raise errors.PermissionDenied(containerfs.READONLY_VOLUME)
+    with pytest.raises(errors.PermissionDenied):
         containerfs.archive_put(root, "/tmplink", tar_of([("g", b"1")]), check=refuse)
     assert not os.path.exists(os.path.join(root, "tmp", "g"))
 
@@ -211,7 +211,7 @@ def test_put_with_an_owner_and_lookup_in_the_container(root):
     assert containerfs.lookup_owner(root, "app") == (1000, 1001)
     assert containerfs.lookup_owner(root, "app:staff") == (1000, 50)
     assert containerfs.lookup_owner(root, "4321:4321") == (4321, 4321)
-    with pytest.raises(errors.Internal, match="unable to find user nobody"):
+    with pytest.raises(errors.InvalidArgument, match="unable to find user nobody"):
         containerfs.lookup_owner(root, "nobody")
     tar = io.BytesIO()
     with tarfile.open(fileobj=tar, mode="w") as t:

@@ -62,7 +62,7 @@ def test_a_directory_brings_every_device_under_it(tmp_path):
 
 
 def test_missing_device_is_dockers_error():
-    with pytest.raises(errors.Internal) as exc:
+    with pytest.raises(errors.InvalidArgument) as exc:
         build({"Devices": [dev("/dev/nonexist")]})
     assert str(exc.value) == ('error gathering device information while adding custom device '
                               '"/dev/nonexist": no such file or directory')
@@ -71,7 +71,7 @@ def test_missing_device_is_dockers_error():
 def test_a_file_or_an_empty_directory_is_not_a_device(tmp_path):
     (tmp_path / "f").write_text("x")
     for path in (str(tmp_path / "f"), str(tmp_path)):
-        with pytest.raises(errors.Internal) as exc:
+        with pytest.raises(errors.InvalidArgument) as exc:
             build({"Devices": [dev(path)]})
         assert str(exc.value) == ('error gathering device information while adding custom '
                                   'device "%s": not a device node' % path)
@@ -87,14 +87,14 @@ def test_cgroup_rules():
 
 @pytest.mark.parametrize("rule", ["x 1:3 rwm", "c 1:3 rwz", "c a:3 rwm", "c 1:3", "c 1:3 rwmr"])
 def test_bad_cgroup_rules(rule):
-    with pytest.raises(errors.Internal) as exc:
+    with pytest.raises(errors.InvalidArgument) as exc:
         build({"DeviceCgroupRules": [rule]})
     assert str(exc.value) == "invalid device cgroup rule format: '%s'" % rule
 
 
 def test_cgroup_rule_number_out_of_range():
     rule = "c 1:99999999999999999999 r"
-    with pytest.raises(errors.Internal) as exc:
+    with pytest.raises(errors.InvalidArgument) as exc:
         build({"DeviceCgroupRules": [rule]})
     assert str(exc.value) == "invalid minor value in device cgroup rule format: '%s'" % rule
 

@@ -126,7 +126,7 @@ def test_bad_profiles_get_dockerd_errors(body, message):
 
 
 def test_bad_profile_is_a_500_for_the_container():
-    with pytest.raises(errors.Internal) as exc:
+    with pytest.raises(errors.InvalidArgument) as exc:
         seccomp.linux_seccomp({"SecurityOpt": ["seccomp={bad"]}, [])
     assert "Decoding seccomp profile failed" in str(exc.value)
 
@@ -159,7 +159,7 @@ def test_spec_carries_the_filter():
     ("no-new-privileges=maybe", 'invalid --security-opt 2: "no-new-privileges=maybe"'),
 ])
 def test_security_opt_errors(opt, message):
-    with pytest.raises(errors.Internal) as exc:
+    with pytest.raises(errors.InvalidArgument) as exc:
         seccomp.parse_security_opts([opt])
     assert str(exc.value) == message
 

@@ -201,15 +201,17 @@ def test_container_mounts_and_options_reach_the_services(client, fs):
     assert c.shim.header.user == "app" and len(c.shim.header.mounts) == 4
 
 
-def test_read_only_errors_are_docker_500s(client, fs, daemon):
+def test_read_only_errors_are_403s_with_dockers_message(client, fs, daemon):
+    # The API spec's 403 ("the volume or container rootfs is marked as read-only"); dockerd
+    # itself answers a 500, but bad input is a 4xx here.
     class ReadOnly(FakeFS):
         def ArchivePut(self, it):
             next(it)
-            raise errors.Internal("mounted volume is marked read-only")
+            raise errors.PermissionDenied("mounted volume is marked read-only")
     fs(running=True)
     daemon.clients.shim = ReadOnly("shim")
     r = client.put("/containers/web/archive?path=/tmp", data=tar_bytes("x", b"1"))
-    assert r.status_code == 500 and r.get_json() == {"message": "mounted volume is marked read-only"}
+    assert r.status_code == 403 and r.get_json() == {"message": "mounted volume is marked read-only"}
 
 
 def test_export_sends_no_mounts(client, fs):

@@ -74,7 +74,7 @@ def test_publish_and_expose(filters, want):
     ("-80", 'error while looking up for publish -80: strconv.ParseUint: parsing "": invalid syntax'),
 ])
 def test_bad_values_are_docker_500s(value, message):
-    with pytest.raises(errors.Internal) as exc:
+    with pytest.raises(errors.InvalidArgument) as exc:
         ContainerFilter({"publish": {value}}, backend=None)
     assert exc.value.message == message
 

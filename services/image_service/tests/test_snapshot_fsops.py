@@ -226,12 +226,12 @@ def test_binds_are_mounted_parents_first_on_created_mount_points(bindfs):
 
 def test_put_refuses_read_only_mounts_and_rootfs(bindfs):
     fs, tmp = bindfs
-    with pytest.raises(errors.Internal, match="^mounted volume is marked read-only$"):
+    with pytest.raises(errors.PermissionDenied, match="^mounted volume is marked read-only$"):
         fs.archive_put("c1", "/data", tar_of("x", b"1"), binds=[bind(tmp / "vol", "/data", ro=True)])
-    with pytest.raises(errors.Internal, match="^container rootfs is marked read-only$"):
+    with pytest.raises(errors.PermissionDenied, match="^container rootfs is marked read-only$"):
         fs.archive_put("c1", "/real", tar_of("x", b"1"), binds=[bind(tmp / "vol", "/data")],
                        readonly_rootfs=True)
-    with pytest.raises(errors.Internal, match="^mounted volume is marked read-only$"):
+    with pytest.raises(errors.PermissionDenied, match="^mounted volume is marked read-only$"):
         fs.archive_put("c1", "/link", tar_of("x", b"1"), binds=[bind(tmp / "vol", "/real", ro=True)])
     fs.archive_put("c1", "/data", tar_of("x", b"1"), binds=[bind(tmp / "vol", "/data")],
                    readonly_rootfs=True)
@@ -256,5 +256,5 @@ def test_put_owner_user_is_resolved_in_the_snapshot(bindfs):
     fs.mounter = OwnerSpy()
     fs.archive_put("c1", "/real", tar_of("owned", b"1"), owner_user="app")
     assert fs.mounter.owner == 1000
-    with pytest.raises(errors.Internal, match="unable to find user nobody"):
+    with pytest.raises(errors.InvalidArgument, match="unable to find user nobody"):
         fs.archive_put("c1", "/real", tar_of("owned", b"1"), owner_user="nobody")

@@ -150,7 +150,7 @@ def config_from_spec(spec):
         if driver == "json-file":
             return _json_file(opts)
     except ValueError as exc:
-        raise errors.Internal("failed to initialize logging driver: %s" % exc) from None
+        raise errors.InvalidArgument("failed to initialize logging driver: %s" % exc) from None
     return LogConfig(driver)
 
 

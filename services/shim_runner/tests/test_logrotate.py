@@ -49,7 +49,7 @@ def test_config_defaults_and_values():
     ("local", {"max_file": "-1", "compress": "false"}, "max file count cannot be less than 0"),
 ])
 def test_bad_values_fail_like_dockers_logger(driver, opts, message):
-    with pytest.raises(errors.Internal) as exc:
+    with pytest.raises(errors.InvalidArgument) as exc:
         cfg(driver, **opts)
     assert str(exc.value) == "failed to initialize logging driver: " + message
 

@@ -116,9 +116,9 @@ def test_read_only_mounts_and_rootfs(shim):
     servicer, _, view = shim
     ro = [types_pb2.Mount(type="volume", source="/v", target="/data", options=["ro"])]
     rw = [types_pb2.Mount(type="volume", source="/v", target="/data", options=["rw"])]
-    with pytest.raises(errors.Internal, match="mounted volume is marked read-only"):
+    with pytest.raises(errors.PermissionDenied, match="mounted volume is marked read-only"):
         servicer.ArchivePut(iter(put_msgs("/data", tar_of("x"), mounts=ro)), None)
-    with pytest.raises(errors.Internal, match="container rootfs is marked read-only"):
+    with pytest.raises(errors.PermissionDenied, match="container rootfs is marked read-only"):
         servicer.ArchivePut(iter(put_msgs("/tmp", tar_of("x"), mounts=rw, readonly_rootfs=True)), None)
     servicer.ArchivePut(iter(put_msgs("/data", tar_of("x"), mounts=rw, readonly_rootfs=True)), None)
     assert os.path.exists(os.path.join(view, "data", "x"))
@@ -134,7 +134,7 @@ def test_copy_uid_gid_chowns_to_the_containers_user(shim):
     servicer.ArchivePut(iter(put_msgs("/tmp", tar_of("app", uid=1234), copy_uid_gid=True, user="app")), None)
     owners = {n: os.stat(os.path.join(view, "tmp", n)).st_uid for n in ("kept", "a-flag", "user-only", "app")}
     assert owners == {"kept": 1234, "a-flag": 1234, "user-only": 1234, "app": 1000}
-    with pytest.raises(errors.Internal, match="unable to find user nobody"):
+    with pytest.raises(errors.InvalidArgument, match="unable to find user nobody"):
         servicer.ArchivePut(iter(put_msgs("/tmp", tar_of("x"), copy_uid_gid=True, user="nobody")), None)
 
 

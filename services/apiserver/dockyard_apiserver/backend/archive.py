@@ -141,7 +141,7 @@ class ArchiveBackend:
 
     def put(self, ref, path, stream, no_overwrite_dir_non_dir=False, copy_uid_gid=False):
         """The services check the read-only mounts and rootfs on the resolved path (a symlink
-        into a read-only volume is refused too), with Docker's 500s."""
+        into a read-only volume is refused too), answered 403 as the API spec names it."""
         rec = self._container(ref)
         target = _Target(self.c, rec)
         try:

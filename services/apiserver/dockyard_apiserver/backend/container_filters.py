@@ -63,11 +63,11 @@ def _port_range(ports):
 
 def port_set(key, values):
     """moby's portOp: every "port/proto" the values name ("80", "80/udp", "8000-8080/tcp");
-    the protocol defaults to tcp and is kept as written. Errors are Docker's (a 500)."""
+    the protocol defaults to tcp and is kept as written. Errors carry Docker's messages, as 400s (dockerd 20.10: 500s)."""
     out = set()
     for value in values:
         if ":" in value:
-            raise errors.Internal("filter for '%s' should not contain ':': %s" % (key, value))
+            raise errors.InvalidArgument("filter for '%s' should not contain ':': %s" % (key, value))
         parts = value.split("/")     # nat.SplitProtoPort
         if not parts[0]:
             proto, port = "", ""
@@ -78,7 +78,7 @@ def port_set(key, values):
         try:
             start, end = _port_range(port)
         except ValueError as exc:
-            raise errors.Internal("error while looking up for %s %s: %s" % (key, value, exc)) from None
+            raise errors.InvalidArgument("error while looking up for %s %s: %s" % (key, value, exc)) from None
         out.update("%d/%s" % (p, proto) for p in range(start, end + 1))
     return out
 
