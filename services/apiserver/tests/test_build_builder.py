@@ -71,7 +71,7 @@ class FakeEngine:
         self.n += 1
         cid = "%064x" % self.n
         self.created.append((cid, body))
-        return cid
+        return cid, []
 
     def start(self, cid):
         pass

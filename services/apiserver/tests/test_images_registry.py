@@ -130,7 +130,7 @@ def test_pull_all_tags_event_names_the_repository(client, daemon, calls):
 
 def test_pull_error_before_the_first_line_is_an_http_error(client, daemon, calls):
     msg = ("manifest for 127.0.0.1:5000/x:nope not found: manifest unknown: manifest unknown")
-    call = FakeCall([P(id="nope", status="Pulling from x")], errors.NotFound(msg))
+    call = FakeCall([], errors.NotFound(msg))      # the image-service fails before "Pulling from"
     calls.next = call
     r = client.post("/images/create?fromImage=127.0.0.1:5000/x&tag=nope")
     assert r.status_code == 404 and r.get_json() == {"message": msg}
@@ -156,13 +156,24 @@ def test_pull_error_mid_stream_is_an_error_line(client, daemon, calls):
     assert not [e for e in daemon.events._ring if e["Action"] == "pull"]
 
 
+def test_pull_error_after_pulling_from_is_a_stream_line(client, daemon, calls):
+    """dockerd fails to match the platform in a manifest list after "Pulling from": 200."""
+    msg = "no matching manifest for linux/s390x in the manifest list entries"
+    calls.next = FakeCall([P(id="v1", status="Pulling from x")], errors.NotFound(msg))
+    r = client.post("/images/create?fromImage=127.0.0.1:5000/x&tag=v1&platform=linux/s390x")
+    assert r.status_code == 200
+    assert _lines(r) == [{"status": "Pulling from x", "id": "v1"},
+                         {"errorDetail": {"message": msg}, "error": msg}]
+    assert calls.requests[-1].platform == "linux/s390x"
+
+
 def test_pull_read_ahead_stops_at_the_first_real_line(daemon, calls):
     from dockyard_apiserver.backend.images import ImageBackend
     from dockyard_apiserver.backend import reference
     call = FakeCall(_pull_ok("sha256:" + "1" * 64))
     calls.next = call
     lines = ImageBackend(daemon.clients, daemon.events).pull(reference.parse("x:v1"))
-    assert call.consumed == 2       # "Pulling from" + the first layer line, nothing more yet
+    assert call.consumed == 1       # "Pulling from" (the manifest is there), nothing more yet
     assert len(list(lines)) == 6
 
 

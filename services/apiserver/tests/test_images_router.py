@@ -144,7 +144,7 @@ def test_import_with_changes(client, daemon):
     assert cfg["ExposedPorts"] == {"80/tcp": {}, "53/udp": {}}
     assert status["status"] == daemon.clients.images._find("conformance/imp:t1").id
     events = daemon.events.history()
-    assert [e["Action"] for e in events] == ["import", "tag"]
+    assert [e["Action"] for e in events] == ["tag", "import"]  # dockerd tags first
 
 
 def test_import_repo_and_tag_params(client, daemon):
@@ -202,7 +202,11 @@ def test_commit_applies_changes_and_merges_container_config(client, daemon):
     assert req.created_by == "sh -c echo x > /x" and req.comment == "second layer" and req.author == "me"
     assert req.repo_tag == "conformance/c:t1" and req.parent_image == base.id
     assert daemon.clients.tasks.calls == [("pause", c.id), ("resume", c.id)]
-    ev = daemon.events.history()[-1]
-    assert ev["Action"] == "commit" and ev["Actor"]["Attributes"]["imageID"] == image_id
+    evs = daemon.events.history()
+    # dockerd: pause, tag, commit, unpause (the commit is reported while still paused)
+    assert [e["Action"] for e in evs[-4:]] == ["pause", "tag", "commit", "unpause"]
+    ev = evs[-2]
+    assert ev["Actor"]["Attributes"]["imageID"] == image_id
+    assert evs[-3]["Actor"]["ID"] == image_id and evs[-3]["Actor"]["Attributes"]["name"] == "conformance/c:t1"
     r = client.post("/commit?container=missing")
     assert r.status_code == 404 and r.get_json()["message"] == "No such container: missing"

@@ -13,7 +13,7 @@ same manifest digest. Tables (in image.db):
 
 import json
 
-from dockyard_common import errors
+from dockyard_common import errors, platforms
 
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
@@ -81,33 +81,24 @@ def media_type_of(doc, header_type=""):
     return media
 
 
-def parse_platform(platform):
-    parts = (platform or "linux/amd64").split("/")
-    if len(parts) == 1:
-        parts = ["linux", parts[0]]
-    if len(parts) > 3 or not all(parts):
-        raise errors.InvalidArgument("invalid platform %r: use os/arch[/variant]" % platform)
-    return parts[0], parts[1], (parts[2] if len(parts) == 3 else "")
+def parse_platform(specifier):
+    """A pull's platform: the requested one (containerd's syntax and errors), or None for the
+    host's."""
+    return platforms.parse(specifier) if specifier else None
 
 
-def select_platform(index, platform):
-    """The descriptor of the manifest list / OCI index entry matching platform (os/arch[/variant])."""
-    want_os, want_arch, want_variant = parse_platform(platform)
-    candidates = []
-    for desc in index.get("manifests") or []:
-        p = desc.get("platform") or {}
-        if p.get("os") != want_os or p.get("architecture") != want_arch:
-            continue
-        variant = p.get("variant", "")
-        if want_variant and variant != want_variant:
-            continue
-        # Prefer the plain entry, then v8 for arm64 (as containerd's default matcher).
-        candidates.append((0 if not variant or variant == want_variant else 1, desc))
-    if not candidates:
+def select_platform(index, wanted):
+    """The manifest list / OCI index entry to pull for `wanted` (a Platform; None: the host's),
+    as dockerd's filterManifests: the best of containerd's Only ranking (arm64 falls back to
+    arm/v8.., amd64 to 386); only image manifests count."""
+    entries = [d for d in index.get("manifests") or []
+               if isinstance(d, dict) and d.get("digest")
+               and d.get("mediaType", DOCKER_MANIFEST) not in INDEX_TYPES]
+    best = platforms.select(entries, wanted)
+    if not best:
         raise errors.NotFound("no matching manifest for %s in the manifest list entries"
-                              % "/".join(filter(None, (want_os, want_arch, want_variant))))
-    candidates.sort(key=lambda c: c[0])
-    return candidates[0][1]
+                              % platforms.format_platform(wanted or platforms.host()))
+    return best[0]
 
 
 def manifest_layers(doc):

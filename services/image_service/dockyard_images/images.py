@@ -504,11 +504,14 @@ class ImageStore:
                 entry = {"created": now, "author": author, "created_by": created_by,
                          "comment": comment, "empty_layer": empty_layer}
                 cfg = {"architecture": pcfg.get("architecture", DEFAULT_ARCH),
+                       "variant": pcfg.get("variant"),      # kept, as moby's NewChildImage
                        "config": container_cfg,
                        "created": now,
                        "history": list(pcfg.get("history") or []) + [_drop_empty(entry)],
                        "os": pcfg.get("os", DEFAULT_OS),
                        "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+                if not cfg["variant"]:
+                    del cfg["variant"]
                 if author:
                     cfg["author"] = author
                 if comment:

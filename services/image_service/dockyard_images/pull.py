@@ -84,8 +84,7 @@ class Puller:
         if not all_tags:
             parsed = parsed.with_default_tag()
         auth = parse_auth(auth_json)
-        platform = platform or "linux/amd64"
-        dist.parse_platform(platform)
+        platform = dist.parse_platform(platform)     # None: the host's
         endpoints = self.settings.endpoints(parsed.domain)
         for i, base in enumerate(endpoints):
             client = RegistryClient(base, auth, [scope(parsed.path, "pull")], self.settings,
@@ -156,9 +155,14 @@ class _Pull:
         return body, doc, media, digest
 
     def resolve(self):
-        """(top digest, image manifest bytes, doc, media type, its digest)."""
+        """(top digest, image manifest bytes, doc, media type, its digest). dockerd says
+        "Pulling from" once the tag's manifest is fetched: a missing tag is still an HTTP
+        error, an index without the platform an error in the stream."""
         target = self.ref.digest or self.ref.tag
         body, doc, media, digest = self._manifest(target, self.ref.digest)
+        # a digest pull's line is named by the whole reference, as dockerd's
+        self.emit(id=self.ref.familiar() if self.ref.digest else target,
+                  status="Pulling from " + self.ref.path)
         top = digest
         if media in dist.INDEX_TYPES:
             desc = dist.select_platform(doc, self.platform)
@@ -174,7 +178,6 @@ class _Pull:
     def run(self, ping=True):
         if ping:     # a pull -a pings once for all its tags
             self.client.ping()
-        self.emit(id=self.ref.digest or self.ref.tag, status="Pulling from " + self.ref.path)
         top, body, doc, media, manifest_digest = self.resolve()
         config_desc, layers = dist.manifest_layers(doc)
         config_digest = config_desc["digest"]
@@ -415,10 +418,18 @@ class _Pull:
             store.content.put_bytes(body, manifest_digest)
             image_id = store._add_image(config, expected_digest=config_digest)
             store.dist.add_manifest(manifest_digest, image_id, media, time.time_ns())
-            store.set_repo_digest("%s@%s" % (self.ref.familiar_name, top), image_id)
+            digest_ref = "%s@%s" % (self.ref.familiar_name, top)
+            owner = store.db.one("SELECT image_id FROM repo_digests WHERE ref = ?", (digest_ref,))
+            # dockerd's reference store never moves a digest reference: a tag pull leaves it
+            # with the first image (an index pulled for another platform), a pull by digest fails
+            overwrite = owner is not None and owner["image_id"] != image_id and not self.ref.tag
+            if owner is None:
+                store.set_repo_digest(digest_ref, image_id)
             if self.ref.tag:
                 store._set_tag(self.ref.familiar(), image_id)
         self.emit(status="Digest: " + top)
+        if overwrite:
+            raise errors.Conflict("Cannot overwrite digest %s" % top)
         self.changed = before != image_id
         if self.final_status:
             self.emit(status="Status: " + _verdict(self.changed) + self.ref.familiar())

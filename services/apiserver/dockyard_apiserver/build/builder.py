@@ -13,7 +13,7 @@ import tarfile
 import threading
 from dataclasses import dataclass, field
 
-from dockyard_common import errors, ids
+from dockyard_common import errors, ids, platforms
 
 from ..backend import changes, container_config
 from . import parser, sources, tarstream
@@ -56,6 +56,7 @@ class Options:
     extra_hosts: list = field(default_factory=list)
     aux: bool = True
     registry_config: dict = field(default_factory=dict)   # X-Registry-Config: host -> auth
+    platform: object = None       # --platform (a dockyard_common.platforms.Platform) or None
 
     def auth_for(self, name):
         """The X-Registry-Config entry for the registry of `name`, as JSON ("" if none)."""
@@ -191,7 +192,7 @@ class Builder:
         else:
             image = self._stage_image(base.lower()) if "/" not in base else None
             if image is None:
-                image = self._base_image(base)
+                image = self._base_image(base, self._stage_platform(stage))
             state.image = image
             state.config = copy.deepcopy((_image_config(image).get("config")) or {})
         env = state.config.get("Env") or []
@@ -212,7 +213,21 @@ class Builder:
                 return image
         return None
 
-    def _base_image(self, ref):
+    def _stage_platform(self, stage):
+        """FROM --platform= (expanded with the meta ARGs), else the build's --platform."""
+        flag = (stage.source.flags or {}).get("platform") if stage.source is not None else None
+        if not flag:
+            return self.opts.platform
+        value = self.lex.process_word(flag, self._meta_env(self.meta))
+        try:
+            return platforms.parse(value)
+        except errors.InvalidArgument as exc:
+            raise BuildError("failed to parse platform %s: %s" % (value, exc.message)) from None
+
+    def _base_image(self, ref, platform=None):
+        # A local image is used whatever its platform: dockerd 20.10's GetImage returns the
+        # image along with its "does not match the specified platform" error, and the classic
+        # builder goes on with it.
         image = None if self.opts.pull else self.engine.image(ref)
         if image is not None:
             return image
@@ -223,7 +238,8 @@ class Builder:
         reason = "dockyard cannot pull images from a registry yet"
         if self.engine.can_pull():
             try:
-                self.engine.pull(name, self._pull_progress, auth_json=self.opts.auth_for(name))
+                self.engine.pull(name, self._pull_progress, auth_json=self.opts.auth_for(name),
+                                 platform=platforms.format_platform(platform) if platform else "")
                 reason = ""
             except errors.NotImplementedYet:
                 pass
@@ -231,11 +247,27 @@ class Builder:
                 raise BuildError(exc.message) from None
         image = self.engine.image(ref)
         if image is not None:
+            self._warn_pulled_platform(ref, image, platform)
             return image
         if not reason:
             raise BuildError("No such image: %s" % name)
         raise BuildError("pull access denied for %s, repository does not exist or may require "
                          "'docker login': %s" % (name.rsplit(":", 1)[0] if "@" not in name else name, reason))
+
+    def _warn_pulled_platform(self, ref, image, platform):
+        """moby's pullForBuilder: the pulled image's config names another platform than asked
+        for (a single-platform image, or a wrong index): a warning, and the build goes on."""
+        if platform is None:
+            return
+        actual = platforms.of_config(_image_config(image))
+        if platforms.Only(platform).match(actual):
+            return
+        self._pull_progress({"status": (
+            "\nWARNING: Pulled image with specified platform (%s), but the resulting image's "
+            "configured platform (%s) does not match.\nThis is most likely caused by a bug in the "
+            "build system that created the fetched image (%s).\nPlease notify the image author to "
+            "correct the configuration." % (platforms.format_platform(platform),
+                                            platforms.format_platform(actual), ref))})
 
     def _pull_progress(self, msg):
         if not self.opts.quiet:
@@ -483,10 +515,12 @@ class Builder:
         body.pop("OnBuild", None)
         body.pop("Healthcheck", None)
         try:
-            cid = self.engine.create(body)
+            cid, warnings = self.engine.create(body)
         except errors.DockyardError as exc:
             raise BuildError(exc.message) from None
         self.containers.append(cid)
+        for warning in warnings:
+            self.say(" ---> [Warning] %s\n" % warning)
         self.say(" ---> Running in %s\n" % ids.short(cid))
         try:
             self.engine.start(cid)

@@ -40,10 +40,10 @@ class Engine:
     def can_pull(self):
         return hasattr(images_pb2, "PullImageRequest")
 
-    def pull(self, ref, progress, auth_json=""):
+    def pull(self, ref, progress, auth_json="", platform=""):
         """Images.Pull; `progress(dict)` gets each message as Docker's JSON progress line."""
         req = images_pb2.PullImageRequest(ref=str(reference.parse(ref).with_default_tag()),
-                                          auth_json=auth_json)
+                                          auth_json=auth_json, platform=platform)
         for p in self.c.images.Pull(req):
             if p.error:
                 raise errors.NotFound(p.error)
@@ -69,9 +69,13 @@ class Engine:
 
     # ---------------------------------------------------------------- RUN containers
     def create(self, body):
-        return self.containers.create(None, body)["Id"]
+        """(container id, the daemon's warnings)."""
+        out = self.containers.create(None, body)
+        return out["Id"], out.get("Warnings") or []
 
     def start(self, cid):
+        # dockerd's builder attaches to a RUN container's output before starting it
+        self.containers.emit(self.containers.get(cid), "attach")
         self.containers.start(cid)
 
     def output(self, cid):

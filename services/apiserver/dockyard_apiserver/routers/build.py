@@ -13,7 +13,7 @@ import threading
 
 from flask import Blueprint, Response, request
 
-from dockyard_common import errors, ids
+from dockyard_common import errors, ids, platforms
 
 from ..backend import reference
 from ..build import context as build_context
@@ -51,9 +51,8 @@ def _options():
                                      "the classic builder (DOCKER_BUILDKIT=0)" % args["version"])
     if qbool("squash"):
         raise errors.InvalidArgument("squash is only supported with experimental mode")
-    platform = args.get("platform", "")
-    if platform and not platform.lower().startswith("linux"):
-        raise errors.InvalidArgument("platform %s is not supported by dockyard" % platform)
+    # containerd's syntax (400 otherwise); the FROM pulls then ask for it (as dockerd 20.10)
+    platform = platforms.parse(args["platform"]) if args.get("platform") else None
     tags = []
     for t in args.getlist("t"):
         if not t:
@@ -68,7 +67,7 @@ def _options():
     return Options(registry_config=_registry_config(),tags=tags, buildargs=buildargs, labels=labels, target=args.get("target", ""),
                    nocache=qbool("nocache"), rm=qbool("rm", True) or forcerm, forcerm=forcerm,
                    pull=qbool("pull"), quiet=qbool("q"), network_mode=args.get("networkmode", ""),
-                   extra_hosts=extra_hosts)
+                   extra_hosts=extra_hosts, platform=platform)
 
 
 def _registry_config():
