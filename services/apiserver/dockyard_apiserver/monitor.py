@@ -190,7 +190,9 @@ class ExitMonitor:
             if fresh.state.running or self.backend.is_manually_stopped(fresh):
                 return
             with self.backend.lock(rec.id):
-                self.backend._start_task(fresh, restart=True)
+                # dockerd cleans the ended run up before the next (its disconnect/unmount events)
+                self.backend.release_networks(rec.id)
+                self.backend._start_task(self.backend.get(rec.id), restart=True)
         except errors.DockyardError as exc:
             log.warning("restart of %s failed: %s", rec.id[:12], exc)
 
@@ -277,7 +279,9 @@ class ExitMonitor:
 
 
 def _attached(rec):
+    """Its last run still holds endpoints, or has not been reported ended."""
     try:
-        return bool(json.loads(rec.network_json or b"{}").get("attached"))
+        doc = json.loads(rec.network_json or b"{}")
     except ValueError:
         return False
+    return bool(doc.get("attached") or doc.get("started"))

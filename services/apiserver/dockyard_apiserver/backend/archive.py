@@ -21,6 +21,7 @@ from dockyard_api.types.v1 import types_pb2
 from dockyard_common import errors
 
 from . import archive_mounts
+from . import event_attrs
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +114,7 @@ class ArchiveBackend:
     def _emit(self, rec, action):
         if self.events is None:
             return
-        attrs = {"image": rec.image, "name": rec.name}
-        attrs.update(dict(rec.labels))
-        self.events.emit("container", action, rec.id, attrs)
+        self.events.emit("container", action, rec.id, event_attrs.container(rec))
 
     # -- archive API ----------------------------------------------------------------------------
     def stat(self, ref, path):

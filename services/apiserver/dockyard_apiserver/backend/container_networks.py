@@ -24,6 +24,7 @@ from ..httperrors import Forbidden
 from . import container_mac as macs
 from . import container_ports as ports
 from . import container_views as views
+from . import event_attrs
 
 log = logging.getLogger(__name__)
 
@@ -187,14 +188,18 @@ class ContainerNetworks:
     # ------------------------------------------------------------------ start / stop
     def attach(self, rec):
         """Before a start: join every configured network that has no endpoint yet (the primary
-        one with the published ports) and record what was joined."""
+        one with the published ports) and record what was joined. Returns the networks the run
+        is on, [(id, name)], for the connect events; the record remembers that a run began
+        ("started") so that its end reports them exactly once (see release)."""
         doc = views.loads(rec.network_json, {}) or {}
         mode = doc.get("mode") or "default"
         if mode.startswith("container:"):
             other = self.backend.get(doc.get("container") or mode.split(":", 1)[1])
             if not other.state.running:
                 raise errors.Conflict("cannot join network of a non running container: %s" % other.id)
-            return
+            doc["started"] = True
+            self._save(rec.id, doc)
+            return []
         config, hc = self.backend.config_of(rec), self.backend.host_config_of(rec)
         live = {ep.network_name: ep for ep in self.c.networks.Endpoints(
             networks_pb2.EndpointsRequest(container_id=rec.id)).endpoints}
@@ -222,23 +227,42 @@ class ContainerNetworks:
                 fill_runtime(networks.setdefault(network, entry_config({})), live[network])
         doc["ports"] = ports.ports_from_endpoint(live[order[0]].port_bindings) \
             if order and order[0] in live else {}
-        doc["attached"] = True
+        doc["attached"] = doc["started"] = True
         self._save(rec.id, doc)
+        return self._joined(doc)
 
     def release(self, rec):
-        """After the container stopped: leave its networks (the sandbox stays), free its ports."""
+        """After the container stopped: leave its networks (the sandbox stays), free its ports.
+        Returns the networks the ended run was on, [(id, name)], or None when no run was
+        pending its end (already released, or never started)."""
         doc = views.loads(rec.network_json, {}) or {}
         mode = doc.get("mode") or "default"
-        if mode.startswith("container:") or keeps_endpoints(primary_of(mode)):
-            return
-        if not doc.get("attached"):
-            return
-        for network in doc.get("order") or list(doc.get("networks") or {}):
-            self._detach_quietly(rec.id, network)
-        for entry in (doc.get("networks") or {}).values():
-            clear_runtime(entry)
-        doc["ports"], doc["attached"] = {}, False
-        self._save(rec.id, doc)
+        detach = doc.get("attached") and not (mode.startswith("container:")
+                                              or keeps_endpoints(primary_of(mode)))
+        had_flag = "started" in doc
+        # Records from before "started" existed: endpoints joined at start mean a run.
+        started = doc.pop("started", bool(detach))
+        joined = self._joined(doc) if started else None
+        if detach:
+            for network in doc.get("order") or list(doc.get("networks") or {}):
+                self._detach_quietly(rec.id, network)
+            for entry in (doc.get("networks") or {}).values():
+                clear_runtime(entry)
+            doc["ports"], doc["attached"] = {}, False
+        if detach or had_flag:
+            self._save(rec.id, doc)
+        return joined
+
+    @staticmethod
+    def _joined(doc):
+        """(id, name) of the networks with an endpoint, in the record's order."""
+        networks = doc.get("networks") or {}
+        out = []
+        for name in doc.get("order") or list(networks):
+            entry = networks.get(name) or {}
+            if entry.get("endpoint_id") and entry.get("network_id"):
+                out.append((entry["network_id"], name))
+        return out
 
     def _detach_quietly(self, cid, network):
         try:
@@ -289,7 +313,9 @@ class ContainerNetworks:
             networks[net.name] = cfg
             doc.setdefault("order", []).append(net.name)
             self._save(rec.id, doc)
-        self._event("connect", net, rec.id)
+        if cfg.get("endpoint_id"):
+            # A stopped container joins at its next start, where the event is (as dockerd).
+            self._event("connect", net, rec.id)
 
     def disconnect(self, ref, net, force=False):
         try:
@@ -310,6 +336,7 @@ class ContainerNetworks:
             if net.name not in networks:
                 raise errors.NotFound("container %s is not connected to network %s"
                                       % (rec.id, net.name))
+            left = bool(doc.get("attached") and networks[net.name].get("endpoint_id"))
             if doc.get("attached"):
                 try:
                     self.c.networks.Detach(networks_pb2.DetachRequest(container_id=rec.id,
@@ -322,6 +349,10 @@ class ContainerNetworks:
             del networks[net.name]
             doc["order"] = [n for n in order if n != net.name]
             self._save(rec.id, doc)
+        if left:
+            # dockerd 20.10 reports leaving a live endpoint twice: once when the endpoint goes
+            # (disconnectFromNetwork), once for the API call (DisconnectFromNetwork).
+            self._event("disconnect", net, rec.id)
         self._event("disconnect", net, rec.id)
 
     # ------------------------------------------------------------------ rename
@@ -354,6 +385,6 @@ class ContainerNetworks:
                 self._save(rec.id, doc)
 
     def _event(self, action, net, cid):
-        self.backend.daemon.events.emit("network", action, net.id,
-                                        {"name": net.name, "type": net.driver, "container": cid})
+        event_attrs.emit_network(self.backend.daemon.events, action, net.id, net.name,
+                                 net.driver, container=cid)
 

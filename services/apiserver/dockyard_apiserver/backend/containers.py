@@ -24,6 +24,8 @@ from dockyard_common import errors, ids
 
 from ..logresume import ResumingLogs
 from . import container_config as cc
+from . import event_attrs
+from . import image_platform
 from . import reference
 from . import volume_copy
 from . import container_views as views
@@ -81,10 +83,7 @@ class ContainerBackend(ExecOps):
             raise errors.NotFound("No such container: %s" % ref) from None
 
     def emit(self, rec, action, **extra):
-        attrs = {"image": rec.image, "name": rec.name}
-        attrs.update(dict(rec.labels))
-        attrs.update({k: str(v) for k, v in extra.items()})
-        self.daemon.events.emit("container", action, rec.id, attrs)
+        self.daemon.events.emit("container", action, rec.id, event_attrs.container(rec, **extra))
 
     @staticmethod
     def config_of(rec):
@@ -95,12 +94,14 @@ class ContainerBackend(ExecOps):
         return views.loads(rec.host_config_json, {}) or {}
 
     # ------------------------------------------------------------------ create
-    def create(self, name, body):
+    def create(self, name, body, platform=None):
+        """platform: the Platform the image must be for (?platform=, API >= 1.41), or None."""
         config, hc, networking = cc.split_create_body(body)
         if name:
             name = cc.validate_name(name)
         cc.validate_host_config(hc)
         image = self._image(config["Image"])
+        warnings = image_platform.check(config["Image"], image, platform)
         image_cfg = (views.loads(image.config_json, {}) or {}).get("config") or {}
         config = cc.merge_image_config(config, image_cfg)
         plan = cc.plan_mounts(config, hc, self._volumes_from(hc))
@@ -124,7 +125,7 @@ class ContainerBackend(ExecOps):
                     log.warning("undo of create %s failed: %s", cid[:12], exc)
             raise
         self.emit(created, "create")
-        return {"Id": cid, "Warnings": []}
+        return {"Id": cid, "Warnings": warnings}
 
     def _image(self, ref):
         if not reference.looks_like_id(ref):
@@ -225,6 +226,8 @@ class ContainerBackend(ExecOps):
                 raise errors.NotFound("get %s: no such volume" % entry["name"]) from None
             entry["name"], entry["source"] = vol.name, vol.mountpoint
             name = vol.name
+            if not inherited:  # dockerd's volume service reports every Create, even of one that exists
+                event_attrs.emit_volume(self.daemon.events, "create", name, vol.driver)
             undo.append(lambda: self.c.volumes.Release(volumes_pb2.ReleaseVolumeRequest(name=name, container_id=cid)))
             if entry["anonymous"] and not inherited:
                 undo.append(lambda: _ignore(self.c.volumes.Remove, volumes_pb2.RemoveVolumeRequest(name=name)))
@@ -276,11 +279,12 @@ class ContainerBackend(ExecOps):
                 kinds=(errors.NotFound, errors.FailedPrecondition))
         hubs = self.daemon.hubs
         try:
-            self.nets.attach(rec)  # endpoints and published ports live while it runs (as Docker)
+            joined = self.nets.attach(rec)  # endpoints and published ports live while it runs (as Docker)
         except errors.DockyardError:
             hubs.task_failed(cid)
             self._after_failed_start(rec)
             raise
+        event_attrs.emit_run_started(self.daemon.events, cid, joined, views.loads(rec.mounts_json, []))
         try:
             self.c.tasks.Create(tasks_pb2.CreateTaskRequest(id=cid, restart=restart))
         except errors.DockyardError as exc:
@@ -320,10 +324,18 @@ class ContainerBackend(ExecOps):
                 return
             if rec.state.running:
                 return  # started again meanwhile
-            try:
-                self.nets.release(rec)
-            except errors.DockyardError as exc:
-                log.warning("releasing the networks of %s failed: %s", cid[:12], exc)
+            self._end_run(rec)
+
+    def _end_run(self, rec):
+        """Leave the networks of a run that ended (the caller holds the lock and knows it is not
+        running) and report it once: disconnect and unmount events, as dockerd's Cleanup."""
+        try:
+            left = self.nets.release(rec)
+        except errors.DockyardError as exc:
+            log.warning("releasing the networks of %s failed: %s", rec.id[:12], exc)
+            return
+        if left is not None:
+            event_attrs.emit_run_ended(self.daemon.events, rec.id, left, views.loads(rec.mounts_json, []))
 
     @staticmethod
     def _start_error(exc):
@@ -389,9 +401,22 @@ class ContainerBackend(ExecOps):
             if rec.state.running:
                 self._stop(rec, timeout, signal)
                 self.release_networks(rec.id)
+                self.emit(rec, "stop")  # dockerd's restart is a containerStop, then a start
             self.set_manually_stopped(rec, False)
-            self._start_task(self.get(rec.id))
+            started = self._start_event_of(rec.id)
+            try:
+                self._start_task(self.get(rec.id))
+                next(started, None)
+            finally:
+                started.close()
         self.emit(rec, "restart")
+
+    def _start_event_of(self, cid, wait_s=5):
+        """The coming start event of `cid` (it comes from the task event stream): dockerd
+        reports "restart" after it."""
+        now = time.time_ns()
+        return self.daemon.events.subscribe(since_ns=now, until_ns=now + wait_s * 1_000_000_000,
+                                            filters={"container": [cid], "event": ["start"]})
 
     def pause(self, ref):
         rec = self.get(ref)
@@ -433,6 +458,8 @@ class ContainerBackend(ExecOps):
             except errors.NotFound:
                 return  # someone else removed it meanwhile
             _ignore(self.c.tasks.Delete, tasks_pb2.TaskRef(id=cid))
+            if not rec.state.running:
+                self._end_run(rec)  # its exit may not have been cleaned up yet (rm -f, --rm)
             _ignore(self.c.networks.Detach, networks_pb2.DetachRequest(container_id=cid, network=""))
             _ignore(self.c.snapshots.Remove, snapshots_pb2.SnapshotKey(key=rec.snapshot_key or cid))
             for m in views.loads(rec.mounts_json, []) or []:
@@ -440,8 +467,10 @@ class ContainerBackend(ExecOps):
                     continue
                 _ignore(self.c.volumes.Release, volumes_pb2.ReleaseVolumeRequest(name=m["Name"], container_id=cid))
                 if remove_volumes and m.get("Anonymous"):
-                    _ignore(self.c.volumes.Remove, volumes_pb2.RemoveVolumeRequest(name=m["Name"]),
-                            kinds=(errors.NotFound, errors.FailedPrecondition, errors.Conflict))
+                    gone = _ignore(self.c.volumes.Remove, volumes_pb2.RemoveVolumeRequest(name=m["Name"]),
+                                   kinds=(errors.NotFound, errors.FailedPrecondition, errors.Conflict))
+                    if gone is not None:
+                        event_attrs.emit_volume(self.daemon.events, "destroy", m["Name"], m.get("Driver"))
             try:
                 self.c.containers.Delete(containers_pb2.GetContainerRequest(ref=cid))
             except errors.NotFound:
@@ -533,7 +562,7 @@ class ContainerBackend(ExecOps):
                 continue
             deleted.append(rec.id)
             reclaimed += size
-        self.daemon.events.emit("container", "prune", "", {"reclaimed": str(reclaimed)})
+        event_attrs.emit_prune(self.daemon.events, "container", reclaimed)
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def stats_once(self, rec):

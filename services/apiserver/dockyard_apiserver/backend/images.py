@@ -9,8 +9,9 @@ from dockyard_api.images.v1 import images_pb2
 from dockyard_api.containers.v1 import containers_pb2
 from dockyard_api.tasks.v1 import tasks_pb2
 from dockyard_api.types.v1 import types_pb2
-from dockyard_common import errors, ids
+from dockyard_common import errors, ids, platforms
 
+from . import event_attrs
 from . import reference
 from .changes import apply_changes
 
@@ -242,10 +243,14 @@ class ImageBackend:
         resp = self.clients.images.Delete(images_pb2.DeleteImageRequest(ref=lookup, force=force,
                                                                         no_prune=noprune))
         out = []
+        # By name, dockerd reports the one untag it was asked for (the repository's digest
+        # references go along silently); by id, every reference it drops.
+        by_name = not reference.is_id_prefix(img.id, ref)
         for item in resp.items:
             if item.untagged:
+                if not (by_name and any("Untagged" in o for o in out)):
+                    self._event("untag", img.id, img.id, img)
                 out.append({"Untagged": item.untagged})
-                self._event("untag", img.id, img.id, img)
             if item.deleted:
                 out.append({"Deleted": item.deleted})
                 if item.deleted == img.id:   # later items are layers and pruned parents
@@ -284,23 +289,24 @@ class ImageBackend:
             for item in resp.items:
                 if item.untagged:
                     deleted.append({"Untagged": item.untagged})
+                    self._event("untag", img.id, img.id, img)
                 if item.deleted:
                     deleted.append({"Deleted": item.deleted})
                     if item.deleted == img.id:
                         self._event("delete", img.id, img.id)
             reclaimed += img.size
+        event_attrs.emit_prune(self.events, "image", reclaimed)
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     # import / load / save ----------------------------------------------------
     def import_(self, stream, repo, tag, changes, message, platform=""):
         target = self._target(repo, tag, "import") if repo else ""
         config = apply_changes({}, changes)
-        os_, arch = "linux", "amd64"
-        if platform:
-            parts = platform.split("/")
-            os_ = parts[0] or os_
-            if len(parts) > 1:
-                arch = parts[1]
+        # dockerd 20.10 checks the platform but records only its OS: the architecture is its own
+        wanted = platforms.parse(platform) if platform else platforms.host()
+        if wanted.os != "linux":
+            raise errors.InvalidArgument("operating system is not supported")
+        os_, arch = wanted.os, platforms.host().architecture
         header = images_pb2.ImportHeader(repo_tag=target, config_json=json.dumps(config).encode(),
                                          message=message or "", os=os_, architecture=arch)
 
@@ -310,9 +316,9 @@ class ImageBackend:
                 yield images_pb2.ImportImageRequest(data=data)
 
         img = self.clients.images.Import(requests())
-        self._event("import", img.id, img.id, img)
-        if target:
+        if target:  # dockerd tags before it reports the import
             self._event("tag", img.id, target, img)
+        self._event("import", img.id, img.id, img)
         return img
 
     def commit(self, container_ref, repo, tag, comment, author, changes, pause=True, config=None):
@@ -332,6 +338,7 @@ class ImageBackend:
             try:
                 self.clients.tasks.Pause(tasks_pb2.TaskRef(id=rec.id))
                 paused_here = True
+                self._container_event(rec, "pause")
             except errors.DockyardError as exc:
                 log.warning("commit: could not pause %s: %s", rec.id, exc)
         try:
@@ -339,17 +346,22 @@ class ImageBackend:
                 snapshot_key=rec.snapshot_key or rec.id, parent_image=rec.image_id,
                 config_json=json.dumps(new).encode(), repo_tag=target, comment=comment or "",
                 author=author or "", created_by=" ".join(ccfg.get("Cmd") or [])))
+            if target:  # dockerd tags while the container is still paused
+                self._event("tag", img.id, target, img)
+            self._container_event(rec, "commit", comment=comment or "", imageID=img.id,
+                                  imageRef=target)
         finally:
             if paused_here:
                 try:
                     self.clients.tasks.Resume(tasks_pb2.TaskRef(id=rec.id))
+                    self._container_event(rec, "unpause")
                 except errors.DockyardError as exc:
                     log.warning("commit: could not resume %s: %s", rec.id, exc)
-        attrs = {"comment": comment or "", "imageID": img.id, "imageRef": target,
-                 "image": rec.image, "name": rec.name}
-        attrs.update(dict(rec.labels))
-        self.events.emit("container", "commit", rec.id, attrs)
         return img.id
+
+    def _container_event(self, rec, action, **extra):
+        """A container event of a commit (pause, commit, unpause)."""
+        self.events.emit("container", action, rec.id, event_attrs.container(rec, **extra))
 
     @staticmethod
     def _target(repo, tag, what):
@@ -395,8 +407,9 @@ class ImageBackend:
             finally:
                 if hasattr(stream, "cancel"):
                     stream.cancel()
-        for r in names:
-            self.events.emit("image", "save", r, {"name": r})
+        for r in names:  # dockerd names the image by its id here, whatever was asked for
+            img = self.get(r)
+            self._event("save", img.id, img.id, img)
         return gen()
 
     # registry: pull / push / login (docker pull, push, login) ----------------
@@ -415,9 +428,10 @@ class ImageBackend:
 
         relay = ProgressRelay(call, on_done=on_done,
                               on_success=lambda: self._registry_event("pull", ref, result.get("id")))
-        # dockerd writes "Pulling from" only once the manifest is resolved, so a missing tag or
-        # repository is an HTTP 404; hold that line back until the next one arrives.
-        return relay.prime(lambda msg: not msg.status.startswith("Pulling from "))
+        # The image-service says "Pulling from" once the tag's manifest is fetched (as dockerd):
+        # errors before it (a missing tag or repository: 404) are HTTP errors, later ones (no
+        # manifest for the platform) lines of the stream.
+        return relay.prime(lambda msg: True)
 
     def push(self, ref, auth_json=""):
         """Images.Push of `ref` (a tag, or a bare name = every tag) as Docker JSON lines."""

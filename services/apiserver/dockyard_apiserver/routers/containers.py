@@ -12,6 +12,7 @@ from dockyard_common import errors, ids, stdcopy
 
 from .. import hijack
 from ..backend import container_config as cc
+from ..backend import image_platform
 from ..backend.containers import for_daemon
 from ..events import parse_time_ns
 from ..webutil import (daemon, empty, filters_arg, json_response, parse_json, qbool, qint,
@@ -57,7 +58,11 @@ def create():
     if not raw.strip():
         raise errors.InvalidArgument("Config cannot be empty in order to create a container")
     body = cc.check_create_body(parse_json(raw))
-    return json_response(backend().create(request.args.get("name", ""), body), status=201)
+    platform = None
+    if version_at_least("1.41"):      # older clients' ?platform= is ignored, as dockerd does
+        platform = image_platform.parse_query(request.args.get("platform", ""))
+    return json_response(backend().create(request.args.get("name", ""), body, platform=platform),
+                         status=201)
 
 
 @bp.get("/containers/json")

@@ -10,6 +10,7 @@ from dockyard_api.networks.v1 import networks_pb2
 from dockyard_api.types.v1 import types_pb2
 from dockyard_common import errors
 
+from ..backend import event_attrs
 from ..events import match_labels
 from ..httperrors import error_response
 from ..webutil import clients, daemon, empty, filter_bool, filters_arg, json_body, json_response
@@ -55,9 +56,8 @@ def _container_names():
         return {}
 
 
-def _event(action, net, attrs=None):
-    daemon().events.emit("network", action, net.id,
-                         dict({"name": net.name, "type": net.driver}, **(attrs or {})))
+def _event(action, net):
+    event_attrs.emit_network(daemon().events, action, net.id, net.name, net.driver)
 
 
 @bp.post("/networks/create")
@@ -181,6 +181,7 @@ def prune_networks():
             continue
         _event("destroy", n)
         removed.append(n.name)
+    event_attrs.emit_prune(daemon().events, "network", 0)  # dockerd reports 0 reclaimed
     return json_response({"NetworksDeleted": removed or None})
 
 

@@ -8,6 +8,7 @@ from flask import Blueprint
 from dockyard_api.volumes.v1 import volumes_pb2
 from dockyard_common import errors
 
+from ..backend import event_attrs
 from ..events import match_labels
 from ..webutil import (clients, daemon, empty, filter_bool, filters_arg, json_body, json_response,
                        qbool)
@@ -30,8 +31,8 @@ def _get(name):
         raise errors.NotFound("get %s: no such volume" % name)
 
 
-def _event(action, name, attrs=None):
-    daemon().events.emit("volume", action, name, dict({"driver": "local"}, **(attrs or {})))
+def _event(action, name, driver=None):
+    event_attrs.emit_volume(daemon().events, action, name, driver)
 
 
 @bp.post("/volumes/create")
@@ -55,9 +56,9 @@ def create_volume():
                                           driver_opts={str(k): str(v) for k, v in opts.items()})
     try:
         vol = clients().volumes.Create(req)
-        _event("create", vol.name)
     except errors.Conflict:
         vol = _get(name)   # creating an existing volume returns it (as Docker)
+    _event("create", vol.name, vol.driver)  # dockerd reports both
     return json_response(volume_json(vol), status=201)
 
 
@@ -133,9 +134,10 @@ def prune_volumes():
             clients().volumes.Remove(volumes_pb2.RemoveVolumeRequest(name=v.name))
         except (errors.FailedPrecondition, errors.Conflict, errors.NotFound):
             continue
-        _event("destroy", v.name)
+        _event("destroy", v.name, v.driver)
         removed.append(v.name)
         reclaimed += size
+    event_attrs.emit_prune(daemon().events, "volume", reclaimed)
     return json_response({"VolumesDeleted": removed or None, "SpaceReclaimed": reclaimed})
 
 
