@@ -16,8 +16,8 @@ test: install
 install: deps venv images
 
 # Debian packages: the OCI runtime, the monitor, busybox for the embedded images, the docker CLI
-# (its daemon stays off), the registry for tests, iptables.
-DEB_PACKAGES := runc conmon tini busybox-static docker.io docker-registry iptables nftables python3-venv python3-pip
+# (its daemon stays off), the registry for tests, iptables, docker-compose (integration/compose).
+DEB_PACKAGES := runc conmon tini busybox-static docker.io docker-compose docker-registry iptables nftables python3-venv python3-pip
 deps:
 	@missing=""; for p in $(DEB_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \

@@ -71,8 +71,9 @@ def phase_integration():
         d = ROOT / "integration" / svc
         if d.is_dir():
             results.append(pytest([str(d.relative_to(ROOT))], "integration: " + svc))
-    if (ROOT / "integration" / "stack").is_dir():
-        results.append(pytest(["integration/stack"], "integration: stack"))
+    for extra in ("stack", "compose"):      # whole-stack suites (compose: docker-compose 1.29)
+        if (ROOT / "integration" / extra).is_dir():
+            results.append(pytest(["integration/" + extra], "integration: " + extra))
     return results
 
 
