@@ -19,7 +19,7 @@ def router_names():
 
 def create_app(daemon):
     """`daemon` is the Daemon (daemon.py): clients, event bus, exit monitor, attach hubs."""
-    app = Flask("dockyard_apiserver")
+    app = Flask("dockyard_apiserver", static_folder=None)  # no /static route: dockerd has none
     app.url_map.strict_slashes = False
     app.extensions["dockyard"] = daemon
     httperrors.register(app)

@@ -7,7 +7,22 @@ from dockyard_api.shim.v1 import shim_pb2_grpc
 from dockyard_api.snapshots.v1 import snapshots_pb2_grpc
 from dockyard_api.tasks.v1 import tasks_pb2_grpc
 from dockyard_api.volumes.v1 import volumes_pb2_grpc
+import grpc
+
 from dockyard_common import grpcutil
+
+# Services echo the client's ids in their errors ("No such container: <ref>"), and gRPC sends
+# that message as metadata, which a channel refuses above 8 KiB by default: a 10k-character id
+# in a URL then failed with a 500 "Stream removed" instead of Docker's 404. Far above what
+# a request line may carry (64 KiB, httpserver.py).
+METADATA_LIMIT = 16 << 20
+_OPTIONS = grpcutil._CHANNEL_OPTIONS + [("grpc.max_metadata_size", METADATA_LIMIT),
+                                        ("grpc.absolute_max_metadata_size", METADATA_LIMIT)]
+
+
+def _channel(target):
+    return grpc.insecure_channel(target, options=_OPTIONS)
+
 
 class Clients:
     """`images`, `snapshots`, `containers`, `tasks`, `shim`, `networks`, `volumes`: wrapped stubs
@@ -15,13 +30,13 @@ class Clients:
 
     def __init__(self, layout):
         self.layout = layout
-        image_ch = grpcutil.channel(layout.grpc_target("image"))
-        container_ch = grpcutil.channel(layout.grpc_target("container"))
+        image_ch = _channel(layout.grpc_target("image"))
+        container_ch = _channel(layout.grpc_target("container"))
         self.images = grpcutil.Client(images_pb2_grpc.ImagesStub, image_ch)
         self.snapshots = grpcutil.Client(snapshots_pb2_grpc.SnapshotsStub, image_ch)
         self.containers = grpcutil.Client(containers_pb2_grpc.ContainersStub, container_ch)
         self.tasks = grpcutil.Client(tasks_pb2_grpc.TasksStub, container_ch)
         # The I/O path only (Attach, Logs, ResizePty, CloseStdin): ARCHITECTURE.md section 3.
-        self.shim = grpcutil.Client(shim_pb2_grpc.ShimStub, grpcutil.channel(layout.grpc_target("shim")))
-        self.networks = grpcutil.Client(networks_pb2_grpc.NetworksStub, grpcutil.channel(layout.grpc_target("network")))
-        self.volumes = grpcutil.Client(volumes_pb2_grpc.VolumesStub, grpcutil.channel(layout.grpc_target("volume")))
+        self.shim = grpcutil.Client(shim_pb2_grpc.ShimStub, _channel(layout.grpc_target("shim")))
+        self.networks = grpcutil.Client(networks_pb2_grpc.NetworksStub, _channel(layout.grpc_target("network")))
+        self.volumes = grpcutil.Client(volumes_pb2_grpc.VolumesStub, _channel(layout.grpc_target("volume")))

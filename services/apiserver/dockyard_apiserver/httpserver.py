@@ -10,6 +10,8 @@ responses itself because the Docker API needs two things werkzeug's does not giv
 Every connection is closed after one response (as werkzeug does): clients reconnect cheaply.
 """
 
+import http
+import json
 import logging
 import os
 import select
@@ -131,6 +133,23 @@ class RequestHandler(WSGIRequestHandler):
         if self.server.is_hijacked(self.connection):
             return  # the hijacker owns rfile and the socket now
         super().finish()
+
+    def send_error(self, code, message=None, explain=None):
+        """http.server's own refusals (a malformed or over-long request line, too many or too
+        long headers) in Docker's JSON shape rather than its HTML page."""
+        self.close_connection = True
+        try:
+            phrase = http.HTTPStatus(code).phrase
+        except ValueError:
+            phrase = ""
+        body = (json.dumps({"message": message or phrase}) + "\n").encode()
+        self.send_response(code, phrase)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and code >= 200 and code not in (204, 304):
+            self.wfile.write(body)
 
     def log_request(self, code="-", size="-"):
         log.debug('"%s" %s', getattr(self, "requestline", ""), code)

@@ -7,7 +7,7 @@ from flask import Response, current_app, request
 
 from dockyard_common import errors
 
-from . import versioning
+from . import gojson, versioning
 
 
 def daemon():
@@ -42,6 +42,20 @@ def qint(name, default=0):
         return int(value)
     except ValueError:
         raise errors.InvalidArgument("invalid value for %s: %r" % (name, value))
+
+
+# A terminal's rows and columns are unsigned 16-bit (struct winsize).
+MAX_TTY_DIMENSION = 0xFFFF
+
+
+def tty_size():
+    """?h=&w= of a resize: (height, width), each 0..65535 (dockerd would wrap -1 to a huge size)."""
+    dims = qint("h", 0), qint("w", 0)
+    for name, value in zip(("h", "w"), dims):
+        if not 0 <= value <= MAX_TTY_DIMENSION:
+            raise errors.InvalidArgument("invalid value for %s: %d is out of range (0-%d)"
+                                         % (name, value, MAX_TTY_DIMENSION))
+    return dims
 
 
 def json_response(obj, status=200, headers=None):
@@ -95,8 +109,10 @@ def parse_json(raw, what="request body"):
         raise errors.InvalidArgument(go_json_error(exc, text))
 
 
-def json_body(required=True, check_content_type=False, kind=dict):
-    """Decode the request's JSON body. Empty body: {} unless required (then 400)."""
+def json_body(required=True, check_content_type=False, kind=dict, schema=None):
+    """Decode the request's JSON body. Empty body: {} unless required (then 400).
+    `schema` (an api_types Go type) checks every field's JSON type as dockerd's decoder does;
+    a JSON null body is then the zero value, {}."""
     raw = request.get_data(cache=False)
     if check_content_type and raw:
         ctype = (request.content_type or "").split(";")[0].strip()
@@ -108,9 +124,12 @@ def json_body(required=True, check_content_type=False, kind=dict):
             raise errors.InvalidArgument("got EOF while reading request body")
         return kind()
     body = parse_json(raw)
+    if schema is not None:
+        gojson.check(body, schema)
+        return kind() if body is None else body
     if kind is not None and not isinstance(body, kind):
-        raise errors.InvalidArgument("json: cannot unmarshal %s into Go value of type %s"
-                                     % (type(body).__name__, "object" if kind is dict else "array"))
+        raise errors.InvalidArgument("json: cannot unmarshal %s into Go value of type %s" % (
+            gojson.json_kind(body), "map[string]interface {}" if kind is dict else "[]interface {}"))
     return body
 
 

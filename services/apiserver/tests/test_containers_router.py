@@ -217,6 +217,23 @@ def test_stop_and_kill(client, daemon):
     assert [a for a, i in events(daemon) if i == cid][-3:] == ["kill", "die", "stop"]
 
 
+def test_kill_ends_restart_policies_as_dockerd(client, daemon):
+    """docker kill (e.g. docker-compose kill) leaves a restart-policy container stopped."""
+    def killed(policy, signal, stop_signal=None):
+        body = {"HostConfig": {"RestartPolicy": {"Name": policy}}}
+        if stop_signal:
+            body["StopSignal"] = stop_signal
+        cid = create(client, **body)
+        client.post("/containers/%s/start" % cid)
+        assert client.post("/containers/%s/kill?signal=%s" % (cid, signal)).status_code == 204
+        return daemon.monitor.backend.is_manually_stopped(daemon.monitor.backend.get(cid))
+    assert killed("unless-stopped", "SIGUSR1")
+    assert killed("always", "SIGUSR1")                   # no StopSignal: any signal ends it
+    assert killed("always", "SIGUSR2", stop_signal="SIGUSR2")
+    assert not killed("always", "SIGUSR1", stop_signal="SIGUSR2")
+    assert killed("unless-stopped", "SIGUSR1", stop_signal="SIGUSR2")
+
+
 def test_pause_unpause_rename(client, daemon):
     cid = create(client, name="p1")
     assert client.post("/containers/p1/pause").status_code == 409

@@ -37,7 +37,8 @@ def test_inspect(client, daemon):
     assert doc["RootFS"] == {"Type": "layers", "Layers": ["sha256:" + "1" * 64]}
     assert doc["GraphDriver"]["Name"] == "overlay2" and doc["Os"] == "linux"
     assert doc["Comment"] == "first"
-    assert doc["Container"] == "" and "ContainerConfig" not in doc
+    # Kept at API 1.45 (which dropped them): docker-compose 1.29 reads ContainerConfig.Volumes.
+    assert doc["Container"] == "" and doc["ContainerConfig"]["Volumes"] is None
     old = client.get("/v1.41/images/%s/json" % a.id[7:19]).get_json()
     assert old["Id"] == a.id and old["Container"] == "" and "VirtualSize" in old
     r = client.get("/images/nope/json")

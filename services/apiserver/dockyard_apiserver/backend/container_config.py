@@ -9,6 +9,7 @@ import signal as _signal
 
 from dockyard_common import errors, seccomp
 
+from .. import api_types, gojson
 from . import container_health, container_ports
 from . import log_config, storage_opts
 
@@ -25,6 +26,8 @@ def validate_name(name):
 
 
 def check_create_body(body):
+    """The create (and commit) body: every field of the JSON type dockerd decodes it into."""
+    gojson.check(body, api_types.CONTAINER_CREATE)
     if not isinstance(body, dict) or not body or not body.get("Image"):
         raise errors.InvalidArgument("Config cannot be empty in order to create a container")
     return body
@@ -288,6 +291,10 @@ def plan_mounts(config, hc, inherited=()):
     plan = {}
 
     def add(entry):
+        for key in ("source", "destination"):
+            if "\0" in (entry.get(key) or ""):   # no path can hold one; the services would choke
+                raise errors.InvalidArgument("invalid mount config: %s path %r contains a NUL byte"
+                                             % (key, entry[key]))
         dest = os.path.normpath(entry["destination"])
         if dest in plan and not entry.get("weak"):
             raise errors.InvalidArgument("Duplicate mount point: %s" % dest)

@@ -350,7 +350,20 @@ class ContainerBackend(ExecOps):
         sig = cc.parse_signal(signal, SIGKILL)
         if not rec.state.running:
             raise errors.Conflict("Cannot kill container: %s: Container %s is not running" % (ref, rec.id))
+        if self._kill_ends_restarts(rec, sig):
+            self.set_manually_stopped(rec, True)
         self._signal(rec, sig)
+
+    def _kill_ends_restarts(self, rec, sig):
+        """dockerd's kill: SIGKILL, or any signal when no StopSignal is set, or the StopSignal
+        itself, cancels every restart policy (ExitOnNext); any other signal still ends
+        unless-stopped (HasBeenManuallyStopped)."""
+        config = self.config_of(rec)
+        stop_signal = config.get("StopSignal")
+        if sig == SIGKILL or not stop_signal or cc.parse_signal(stop_signal, None) == sig:
+            return True
+        policy = (self.host_config_of(rec).get("RestartPolicy") or {}).get("Name")
+        return policy == "unless-stopped"
 
     def _signal(self, rec, sig):
         try:

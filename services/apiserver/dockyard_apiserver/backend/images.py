@@ -72,7 +72,7 @@ def summary(img, version_lt_143=False, version_lt_144=False, containers=-1, tags
     return out
 
 
-def inspect(img, api_lt_144=False, api_lt_145=False):
+def inspect(img, api_lt_144=False):
     """Docker's image inspect document."""
     cfg = image_config(img)
     history = cfg.get("history") or []
@@ -87,11 +87,11 @@ def inspect(img, api_lt_144=False, api_lt_145=False):
         "Comment": comment or "",
         "Created": img.created or ids.ZERO_TIME,
     }
-    # API 1.45 dropped "Container"; we keep it at every version, since clients written against
-    # 1.41 (the conformance suite's reference engine) read it and newer clients ignore it.
+    # API 1.45 dropped "Container" and "ContainerConfig"; we keep both at every version, since
+    # clients written against 1.41 read them (docker-compose 1.29 fails with KeyError
+    # 'ContainerConfig' when recreating without it) and newer clients ignore them.
     out["Container"] = cfg.get("container", "")
-    if api_lt_145:
-        out["ContainerConfig"] = container_config({"config": cfg.get("container_config") or {}})
+    out["ContainerConfig"] = container_config({"config": cfg.get("container_config") or {}})
     out.update({
         "DockerVersion": cfg.get("docker_version", ""),
         "Author": cfg.get("author", ""),

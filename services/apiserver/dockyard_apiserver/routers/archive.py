@@ -29,10 +29,20 @@ def backend():
     return be if be is not None else for_daemon(d)
 
 
+# Linux's PATH_MAX and NAME_MAX: longer paths cannot name anything in the container.
+PATH_MAX, NAME_MAX = 4096, 255
+
+
 def _path():
+    """?path= of a container filesystem route, refused here when no file can have it."""
     path = request.args.get("path", "")
     if not path:
         raise errors.InvalidArgument("path is required")
+    if "\0" in path:
+        raise errors.InvalidArgument("invalid path %r: it contains a NUL byte" % path)
+    raw = path.encode("utf-8", "surrogateescape")
+    if len(raw) >= PATH_MAX or any(len(part) > NAME_MAX for part in raw.split(b"/")):
+        raise errors.InvalidArgument("invalid path %s...: file name too long" % path[:64])
     return path
 
 

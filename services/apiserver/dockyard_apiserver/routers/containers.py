@@ -16,7 +16,7 @@ from ..backend import image_platform
 from ..backend.containers import for_daemon
 from ..events import parse_time_ns
 from ..webutil import (daemon, empty, filters_arg, json_response, parse_json, qbool, qint,
-                       version_at_least)
+                       tty_size, version_at_least)
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,8 @@ def inspect(ref):
 @bp.post("/containers/<ref>/start")
 def start(ref):
     if request.args.get("checkpoint"):
-        raise errors.NotImplementedYet("checkpoints are not supported")
+        # dockerd's own answer when not in experimental mode (and we have none)
+        raise errors.InvalidArgument("checkpoint is only supported in experimental mode")
     backend().start(ref)
     return empty(204)
 
@@ -153,7 +154,7 @@ def top(ref):
 
 @bp.post("/containers/<ref>/resize")
 def resize(ref):
-    h, w = qint("h", 0), qint("w", 0)
+    h, w = tty_size()
     backend().resize(ref, h, w)
     return empty(200)
 

@@ -11,7 +11,8 @@ from dockyard_common import errors, stdcopy
 from .. import hijack
 from ..attach import parse_detach_keys
 from ..backend.containers import for_daemon
-from ..webutil import daemon, empty, json_body, json_response, qint
+from ..api_types import EXEC_CONFIG, EXEC_START
+from ..webutil import daemon, empty, json_body, json_response, tty_size
 from .containers import stream_type
 
 log = logging.getLogger(__name__)
@@ -31,7 +32,7 @@ def backend():
 def create(ref):
     be = backend()
     rec = be.get(ref)  # 404 before the body is looked at
-    body = json_body(required=True)
+    body = json_body(required=True, schema=EXEC_CONFIG)
     return json_response(be.exec_create(ref, body, rec), status=201)
 
 
@@ -42,14 +43,14 @@ def inspect(exec_id):
 
 @bp.post("/exec/<exec_id>/resize")
 def resize(exec_id):
-    backend().exec_resize(exec_id, qint("h", 0), qint("w", 0))
+    backend().exec_resize(exec_id, *tty_size())
     return empty(200)
 
 
 @bp.post("/exec/<exec_id>/start")
 def start(exec_id):
     be = backend()
-    body = json_body(required=False)
+    body = json_body(required=False, schema=EXEC_START)
     ex, rec = be.exec_check_startable(exec_id)
     if body.get("Detach"):
         be.exec_start(ex, rec)

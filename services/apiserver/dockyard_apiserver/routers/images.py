@@ -8,6 +8,8 @@ from flask import Blueprint, Response, request
 
 from dockyard_common import errors
 
+from .. import gojson
+from ..api_types import CONTAINER_CREATE
 from ..backend.images import (ImageBackend, decode_auth_header, inspect, pull_reference,
                               push_reference)
 from ..webutil import (daemon, filters_arg, json_response, json_stream, parse_json, qbool,
@@ -37,8 +39,7 @@ def list_images():
 @bp.get("/images/<path:name>/json")
 def inspect_image(name):
     img = backend().get(name)
-    return json_response(inspect(img, api_lt_144=not version_at_least("1.44"),
-                                 api_lt_145=not version_at_least("1.45")))
+    return json_response(inspect(img, api_lt_144=not version_at_least("1.44")))
 
 
 @bp.get("/images/<path:name>/history")
@@ -100,7 +101,7 @@ def commit():
     config = None
     raw = request.get_data(cache=False)
     if raw.strip() and raw.strip() != b"null":
-        config = parse_json(raw)
+        config = gojson.check(parse_json(raw), CONTAINER_CREATE)  # dockerd decodes it so
         if not isinstance(config, dict):
             raise errors.InvalidArgument("the body must be a container Config object")
     image_id = backend().commit(container, request.args.get("repo", ""), request.args.get("tag", ""),

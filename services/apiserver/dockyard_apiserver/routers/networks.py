@@ -10,6 +10,7 @@ from dockyard_api.networks.v1 import networks_pb2
 from dockyard_api.types.v1 import types_pb2
 from dockyard_common import errors
 
+from ..api_types import NETWORK_CONNECT, NETWORK_CREATE, NETWORK_DISCONNECT
 from ..backend import event_attrs
 from ..events import match_labels
 from ..httperrors import error_response
@@ -62,7 +63,7 @@ def _event(action, net):
 
 @bp.post("/networks/create")
 def create_network():
-    body = json_body(required=True)
+    body = json_body(required=True, schema=NETWORK_CREATE)
     name = body.get("Name")
     if not name or not isinstance(name, str):
         raise errors.InvalidArgument("network name is required")
@@ -193,9 +194,9 @@ def _containers_hook(name):
     return getattr(cb, name, None)
 
 
-def _endpoint_request(ref, hook_name, doing):
+def _endpoint_request(ref, hook_name, doing, schema):
     """(body, container, network, containers-backend hook) of a connect/disconnect request."""
-    body = json_body(required=True)
+    body = json_body(required=True, schema=schema)
     container = body.get("Container")
     if not container or not isinstance(container, str):
         raise errors.InvalidArgument("a container name or id is required (\"Container\")")
@@ -209,7 +210,7 @@ def _endpoint_request(ref, hook_name, doing):
 @bp.post("/networks/<ref>/connect")
 def connect_network(ref):
     body, container, net, hook = _endpoint_request(
-        ref, "connect_network", "connecting a container to a network")
+        ref, "connect_network", "connecting a container to a network", NETWORK_CONNECT)
     hook(daemon(), container, net, body.get("EndpointConfig") or {})
     return empty(200)
 
@@ -217,7 +218,7 @@ def connect_network(ref):
 @bp.post("/networks/<ref>/disconnect")
 def disconnect_network(ref):
     body, container, net, hook = _endpoint_request(
-        ref, "disconnect_network", "disconnecting a container from a network")
+        ref, "disconnect_network", "disconnecting a container from a network", NETWORK_DISCONNECT)
     hook(daemon(), container, net, bool(body.get("Force")))
     return empty(200)
 

@@ -4,6 +4,7 @@ from flask import Blueprint
 
 from dockyard_common import errors
 
+from ..api_types import AUTH_CONFIG
 from ..backend.images import ImageBackend
 from ..httperrors import error_response
 from ..webutil import daemon, json_body, json_response
@@ -13,7 +14,7 @@ bp = Blueprint("registry_auth", __name__)
 
 @bp.post("/auth")
 def auth():
-    config = json_body(required=True)
+    config = json_body(required=True, schema=AUTH_CONFIG)
     d = daemon()
     try:
         out = ImageBackend(d.clients, d.events).login(config)

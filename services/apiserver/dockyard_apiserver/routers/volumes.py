@@ -8,6 +8,7 @@ from flask import Blueprint
 from dockyard_api.volumes.v1 import volumes_pb2
 from dockyard_common import errors
 
+from ..api_types import VOLUME_CREATE
 from ..backend import event_attrs
 from ..events import match_labels
 from ..webutil import (clients, daemon, empty, filter_bool, filters_arg, json_body, json_response,
@@ -37,7 +38,7 @@ def _event(action, name, driver=None):
 
 @bp.post("/volumes/create")
 def create_volume():
-    body = json_body(required=False)
+    body = json_body(required=False, schema=VOLUME_CREATE)
     name = body.get("Name") or ""
     driver = body.get("Driver") or "local"
     if driver != "local":
