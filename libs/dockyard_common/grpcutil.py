@@ -25,9 +25,15 @@ _OPTIONS = [("grpc.max_send_message_length", MAX_MESSAGE),
             ("grpc.max_receive_message_length", MAX_MESSAGE)]
 # gRPC's default reconnect backoff grows to 120 s: after a restart of a service (live restore)
 # every call to it would fail for seconds. Our sockets are local: retry every 100 ms..1 s.
+# Services echo the caller's ids in their errors ("No such container: <ref>"), and gRPC carries
+# that message as metadata, which a channel refuses above 8 KiB by default: a 10k-character id
+# in a URL then failed with "Stream removed" instead of Docker's 404.
+METADATA_LIMIT = 16 << 20
 _CHANNEL_OPTIONS = _OPTIONS + [("grpc.initial_reconnect_backoff_ms", 100),
                                ("grpc.min_reconnect_backoff_ms", 100),
-                               ("grpc.max_reconnect_backoff_ms", 1000)]
+                               ("grpc.max_reconnect_backoff_ms", 1000),
+                               ("grpc.max_metadata_size", METADATA_LIMIT),
+                               ("grpc.absolute_max_metadata_size", METADATA_LIMIT)]
 
 
 # ---------------------------------------------------------------------------

@@ -7,21 +7,9 @@ from dockyard_api.shim.v1 import shim_pb2_grpc
 from dockyard_api.snapshots.v1 import snapshots_pb2_grpc
 from dockyard_api.tasks.v1 import tasks_pb2_grpc
 from dockyard_api.volumes.v1 import volumes_pb2_grpc
-import grpc
-
 from dockyard_common import grpcutil
 
-# Services echo the client's ids in their errors ("No such container: <ref>"), and gRPC sends
-# that message as metadata, which a channel refuses above 8 KiB by default: a 10k-character id
-# in a URL then failed with a 500 "Stream removed" instead of Docker's 404. Far above what
-# a request line may carry (64 KiB, httpserver.py).
-METADATA_LIMIT = 16 << 20
-_OPTIONS = grpcutil._CHANNEL_OPTIONS + [("grpc.max_metadata_size", METADATA_LIMIT),
-                                        ("grpc.absolute_max_metadata_size", METADATA_LIMIT)]
-
-
-def _channel(target):
-    return grpc.insecure_channel(target, options=_OPTIONS)
+_channel = grpcutil.channel     # its metadata limit lets a 10k-character id come back as a 404
 
 
 class Clients:
