@@ -427,3 +427,15 @@ class Daemon:
     def log(self, cid, stream, data, t=None):
         self.world.logs.setdefault(cid, []).append(
             shim_pb2.LogEntry(stream=stream, data=data, time_ns=t or time.time_ns()))
+
+
+JSON = {"Content-Type": "application/json"}
+
+
+def create(client, name=None, **body):
+    """POST /containers/create through the test client; the new container's id."""
+    body.setdefault("Image", "busybox")
+    url = "/v1.41/containers/create" + ("?name=" + name if name else "")
+    r = client.post(url, data=json.dumps(body), headers=JSON)
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()["Id"]

@@ -1,39 +1,21 @@
 """The network and volume events around a container's life, as dockerd 20.10 reports them:
 their attributes (backend/event_attrs.py) and their order over the fake world."""
 
-import json
 import time
 
 import pytest
 
-from dockyard_apiserver.app import create_app
 from dockyard_apiserver.backend import event_attrs
 from dockyard_apiserver.events import EventBus
 
-from container_fakes import Daemon
+from container_fakes import Daemon, create
 
-JSON = {"Content-Type": "application/json"}
 BRIDGE, USERNET = "b" * 64, "u" * 64
 
 
 @pytest.fixture
 def daemon(tmp_path):
     return Daemon(str(tmp_path))
-
-
-@pytest.fixture
-def client(daemon):
-    app = create_app(daemon)
-    app.testing = True
-    return app.test_client()
-
-
-def create(client, name=None, **body):
-    body.setdefault("Image", "busybox")
-    url = "/v1.41/containers/create" + ("?name=" + name if name else "")
-    r = client.post(url, data=json.dumps(body), headers=JSON)
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()["Id"]
 
 
 def seen(daemon, types=("network", "volume", "container")):
