@@ -155,11 +155,46 @@ class _ErrorMappingIterator:
         self._it.cancel()
 
 
+# A channel that saw its service go away sits in reconnect backoff and fails every call at once,
+# even when a restarted service (live restore) is back a moment later: calls made while the
+# channel is not connected wait this long for it first.
+READY_WAIT = 10.0
+
+
+class _ReadyGate:
+    """Tracks one channel's connectivity; lets a call wait (bounded) until it is connected."""
+
+    def __init__(self, ch):
+        self._channel = ch
+        self._ready = threading.Event()
+        ch.subscribe(self._on_state)
+
+    def _on_state(self, state):
+        if state == grpc.ChannelConnectivity.READY:
+            self._ready.set()
+        else:
+            self._ready.clear()
+
+    def wait(self, timeout=None):
+        if self._ready.is_set():
+            return
+        fut = grpc.channel_ready_future(self._channel)
+        try:
+            fut.result(timeout=READY_WAIT if timeout is None else timeout)
+        except grpc.FutureTimeoutError:
+            fut.cancel()
+            raise errors.Unavailable("service not available (no connection within %.0f s)"
+                                     % (READY_WAIT if timeout is None else timeout)) from None
+
+
 class _Method:
-    def __init__(self, fn):
+    def __init__(self, fn, gate=None):
         self._fn = fn
+        self._gate = gate
 
     def __call__(self, *args, **kwargs):
+        if self._gate is not None:
+            self._gate.wait()
         try:
             result = self._fn(*args, **kwargs)
         except grpc.RpcError as exc:
@@ -176,9 +211,10 @@ class Client:
         ch = target_or_channel if isinstance(target_or_channel, grpc.Channel) else channel(target_or_channel)
         self.channel = ch
         self._stub = stub_cls(ch)
+        self._gate = _ReadyGate(ch)
 
     def __getattr__(self, name):
-        return _Method(getattr(self._stub, name))
+        return _Method(getattr(self._stub, name), self._gate)
 
 
 def client(stub_cls, target):

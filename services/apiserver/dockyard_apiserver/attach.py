@@ -140,7 +140,13 @@ class Session:
         """Open Shim.Attach and wait (briefly) until shim-runner has subscribed."""
         if self.finished.is_set() or self.call is not None:
             return
-        self.call = self.shim.Attach(self._requests(self._generation))
+        try:
+            # Waits (bounded) for a restarting shim-runner; fails when it stays away.
+            self.call = self.shim.Attach(self._requests(self._generation))
+        except errors.Unavailable as exc:
+            log.info("attach to %s: shim-runner unavailable: %s", self.cid[:12], exc)
+            self.connected.set()
+            return
         waiter = threading.Thread(target=self._await_metadata, daemon=True)
         waiter.start()
         waiter.join(CONNECT_TIMEOUT)
@@ -169,6 +175,8 @@ class Session:
 
     def _copy_output(self):
         """False when the stream broke because shim-runner is unavailable."""
+        if self.call is None:
+            return False
         try:
             for out in self.call:
                 if not out.data:
@@ -194,10 +202,11 @@ class Session:
             self.reset()
             self.connect()
             code = self._call_code()
-            if code is None:
-                return True                 # subscribed (or still opening): pump again
-            if code != grpc.StatusCode.UNAVAILABLE:
-                return False                # e.g. the task is gone: it exited meanwhile
+            if self.call is not None:       # else still unavailable: try again
+                if code is None:
+                    return True             # subscribed (or still opening): pump again
+                if code != grpc.StatusCode.UNAVAILABLE:
+                    return False            # e.g. the task is gone: it exited meanwhile
             self.finished.wait(0.2)
         return False
 
