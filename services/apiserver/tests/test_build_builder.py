@@ -57,11 +57,12 @@ class FakeEngine:
     def can_pull(self):
         return False
 
-    def commit(self, parent_id, config, created_by, snapshot_key="", author=""):
+    def commit(self, parent_id, config, created_by, snapshot_key="", author="", container_config=None):
         parent = self.images.get(parent_id)
         pcfg = json.loads(parent.config_json) if parent else {}
-        cfg = {"config": config, "history": pcfg.get("history", []) + [
-            {"created_by": created_by, "empty_layer": not snapshot_key}]}
+        cfg = {"config": config, "container_config": container_config,
+               "history": pcfg.get("history", []) + [
+                   {"created_by": created_by, "empty_layer": not snapshot_key}]}
         return self._add(parent_id, cfg, (parent.layers if parent else 0) + (1 if snapshot_key else 0))
 
     def tag(self, image_id, ref):
@@ -167,6 +168,20 @@ def test_steps_config_history_and_messages(engine):
     assert engine.removed == [engine.created[0][0]]
     assert engine.puts  # WORKDIR created /app in a layer
     assert sorted(engine.released) == sorted(engine.puts)
+
+
+def test_each_step_records_its_container_config(engine):
+    """moby's ContainerConfig: the step's config with Cmd naming the step (docker-compose reads
+    an image's VOLUMEs there when it recreates a container)."""
+    engine.outputs["/bin/sh -c true"] = []
+    run, _ = build(engine, {"Dockerfile": "FROM busybox\nRUN true\n"})
+    assert config(run)["container_config"]["Cmd"] == ["/bin/sh", "-c", "true"]
+    img, _ = build(engine, {"Dockerfile": "FROM busybox\nVOLUME /data\n"})
+    cc = config(img)["container_config"]
+    assert cc["Volumes"] == {"/data": {}}
+    assert cc["Cmd"] == ["/bin/sh", "-c", "#(nop) ", 'VOLUME [/data]']
+    assert cc["Image"] == engine.tags["busybox:latest"]
+    assert config(img)["config"]["Cmd"] == ["sh"]
 
 
 def test_second_build_uses_cache_and_copy_change_invalidates(engine):

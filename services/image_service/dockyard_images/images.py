@@ -485,12 +485,13 @@ class ImageStore:
             return self.get(image_id)
 
     def commit(self, snapshot_key, parent_image="", config_json=b"", repo_tag="", comment="",
-               author="", created_by="", empty_layer=False):
+               author="", created_by="", empty_layer=False, container_config_json=b""):
         """docker commit: the active snapshot's upperdir becomes a new layer over parent_image.
         With empty_layer, only the config and a history entry are added (no snapshot needed)."""
         tag = reference.normalize_tag(repo_tag) if repo_tag else ""
         try:
             container_cfg = json.loads(config_json) if config_json else {}
+            source_cfg = json.loads(container_config_json) if container_config_json else None
         except ValueError:
             raise errors.InvalidArgument("invalid config json") from None
         with self.lock:
@@ -518,6 +519,8 @@ class ImageStore:
                     cfg["comment"] = comment
                 if reference.HEX64_RE.match(snapshot_key or ""):
                     cfg["container"] = snapshot_key
+                if source_cfg:
+                    cfg["container_config"] = source_cfg
                 image_id = self._add_image(archive.dump_json(cfg), parent=parent.id if parent else "")
             except BaseException:
                 self.gc()

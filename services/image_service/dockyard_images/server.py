@@ -70,7 +70,8 @@ class ImagesServicer(images_pb2_grpc.ImagesServicer):
         return image_pb(self.store.commit(
             request.snapshot_key, parent_image=request.parent_image, config_json=request.config_json,
             repo_tag=request.repo_tag, comment=request.comment, author=request.author,
-            created_by=request.created_by, empty_layer=request.empty_layer))
+            created_by=request.created_by, empty_layer=request.empty_layer,
+            container_config_json=request.container_config_json))
 
 
     def Pull(self, request, context):

@@ -146,7 +146,7 @@ class SaveImagesRequest(_message.Message):
     def __init__(self, refs: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CommitImageRequest(_message.Message):
-    __slots__ = ("snapshot_key", "parent_image", "config_json", "repo_tag", "comment", "author", "created_by", "empty_layer")
+    __slots__ = ("snapshot_key", "parent_image", "config_json", "repo_tag", "comment", "author", "created_by", "empty_layer", "container_config_json")
     SNAPSHOT_KEY_FIELD_NUMBER: _ClassVar[int]
     PARENT_IMAGE_FIELD_NUMBER: _ClassVar[int]
     CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +155,7 @@ class CommitImageRequest(_message.Message):
     AUTHOR_FIELD_NUMBER: _ClassVar[int]
     CREATED_BY_FIELD_NUMBER: _ClassVar[int]
     EMPTY_LAYER_FIELD_NUMBER: _ClassVar[int]
+    CONTAINER_CONFIG_JSON_FIELD_NUMBER: _ClassVar[int]
     snapshot_key: str
     parent_image: str
     config_json: bytes
@@ -163,7 +164,8 @@ class CommitImageRequest(_message.Message):
     author: str
     created_by: str
     empty_layer: bool
-    def __init__(self, snapshot_key: _Optional[str] = ..., parent_image: _Optional[str] = ..., config_json: _Optional[bytes] = ..., repo_tag: _Optional[str] = ..., comment: _Optional[str] = ..., author: _Optional[str] = ..., created_by: _Optional[str] = ..., empty_layer: _Optional[bool] = ...) -> None: ...
+    container_config_json: bytes
+    def __init__(self, snapshot_key: _Optional[str] = ..., parent_image: _Optional[str] = ..., config_json: _Optional[bytes] = ..., repo_tag: _Optional[str] = ..., comment: _Optional[str] = ..., author: _Optional[str] = ..., created_by: _Optional[str] = ..., empty_layer: _Optional[bool] = ..., container_config_json: _Optional[bytes] = ...) -> None: ...
 
 class PullImageRequest(_message.Message):
     __slots__ = ("ref", "platform", "auth_json", "all_tags")

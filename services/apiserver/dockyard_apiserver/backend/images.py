@@ -345,7 +345,8 @@ class ImageBackend:
             img = self.clients.images.Commit(images_pb2.CommitImageRequest(
                 snapshot_key=rec.snapshot_key or rec.id, parent_image=rec.image_id,
                 config_json=json.dumps(new).encode(), repo_tag=target, comment=comment or "",
-                author=author or "", created_by=" ".join(ccfg.get("Cmd") or [])))
+                author=author or "", created_by=" ".join(ccfg.get("Cmd") or []),
+                container_config_json=rec.config_json))
             if target:  # dockerd tags while the container is still paused
                 self._event("tag", img.id, target, img)
             self._container_event(rec, "commit", comment=comment or "", imageID=img.id,

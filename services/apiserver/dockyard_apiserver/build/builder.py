@@ -311,15 +311,18 @@ class Builder:
 
     def _nop(self, state, comment):
         """A config-only step (ENV, CMD, LABEL, ...): "#(nop) " history line, empty layer."""
-        created_by = " ".join(self._shell(state) + ["#(nop) ", comment])
-        self._commit_config(state, created_by)
-
-    def _commit_config(self, state, created_by):
+        step_cmd = self._shell(state) + ["#(nop) ", comment]
+        created_by = " ".join(step_cmd)
         if self._cached(state, created_by):
             return
-        config = self._image_config(state)
-        image = self.engine.commit(state.image_id, config, created_by, author=state.maintainer)
-        self._advance(state, image)
+        self._advance(state, self._commit(state, self._image_config(state), step_cmd))
+
+    def _commit(self, state, config, step_cmd, snapshot_key=""):
+        """The step's image. Its ContainerConfig is the step's config with Cmd naming the step, as
+        moby's builder records it (docker-compose reads an image's VOLUMEs there)."""
+        return self.engine.commit(state.image_id, config, " ".join(step_cmd), snapshot_key=snapshot_key,
+                                  author=state.maintainer,
+                                  container_config=dict(copy.deepcopy(config), Cmd=step_cmd))
 
     def _image_config(self, state):
         config = copy.deepcopy(state.config)
@@ -474,7 +477,8 @@ class Builder:
         path = self._word(state, inst.args)
         path = posixpath.normpath(posixpath.join(state.config.get("WorkingDir") or "/", path))
         state.config["WorkingDir"] = path
-        created_by = " ".join(self._shell(state) + ["#(nop) WORKDIR " + path])
+        step_cmd = self._shell(state) + ["#(nop) WORKDIR " + path]
+        created_by = " ".join(step_cmd)
         if self._cached(state, created_by):
             return
         key = self.engine.prepare(state.image)
@@ -482,14 +486,12 @@ class Builder:
             st = self.engine.stat(key, path)
             if st is not None:
                 # nothing changes in the filesystem: an empty layer (as Docker records it)
-                image = self.engine.commit(state.image_id, self._image_config(state), created_by,
-                                           author=state.maintainer)
+                image = self._commit(state, self._image_config(state), step_cmd)
             else:
                 name = path.lstrip("/")
                 self.engine.put(key, "/", tarstream.stream(
                     lambda tf: tf.addfile(sources._dir_entry(name, (0, 0)))))
-                image = self.engine.commit(state.image_id, self._image_config(state), created_by,
-                                           snapshot_key=key, author=state.maintainer)
+                image = self._commit(state, self._image_config(state), step_cmd, snapshot_key=key)
         finally:
             self.engine.release(key)
         self._advance(state, image)
@@ -500,7 +502,8 @@ class Builder:
         build_args = ["%s=%s" % kv for kv in self._allowed_args(state)]
         cache_args = sorted(a for a in build_args if a.split("=", 1)[0] not in BUILTIN_ARGS
                             or a.split("=", 1)[0] in state.args)
-        created_by = " ".join((["|%d" % len(cache_args)] + cache_args if build_args else []) + cmd)
+        step_cmd = (["|%d" % len(cache_args)] + cache_args if build_args else []) + cmd
+        created_by = " ".join(step_cmd)
         if self._cached(state, created_by):
             return
         if state.image is None:
@@ -540,8 +543,7 @@ class Builder:
             raise Cancelled()
         if code != 0:
             raise BuildError("The command '%s' returned a non-zero code: %d" % (" ".join(cmd), code), code)
-        image = self.engine.commit(state.image_id, config, created_by, snapshot_key=cid,
-                                   author=state.maintainer)
+        image = self._commit(state, config, step_cmd, snapshot_key=cid)
         if self.opts.rm:
             self.remove_container(cid)
         self._advance(state, image)
@@ -587,7 +589,8 @@ class Builder:
                 srcs_resolved = sources.resolve_context(self.ctx, srcs, cmd, add=add)
             src_hash = sources.source_hash(srcs_resolved)
             comment = "%s %s%s in %s " % (cmd, "--chown=%s" % chown if chown else "", src_hash, words[-1])
-            created_by = " ".join(self._shell(state) + ["#(nop) " + comment])
+            step_cmd = self._shell(state) + ["#(nop) " + comment]
+            created_by = " ".join(step_cmd)
             if self._cached(state, created_by):
                 return
             key = self.engine.prepare(state.image)
@@ -603,8 +606,7 @@ class Builder:
                     raise BuildError(exc.message) from None
                 except errors.DockyardError as exc:
                     raise BuildError("%s failed: %s" % (cmd, exc.message)) from None
-                image = self.engine.commit(state.image_id, self._image_config(state), created_by,
-                                           snapshot_key=key, author=state.maintainer)
+                image = self._commit(state, self._image_config(state), step_cmd, snapshot_key=key)
             finally:
                 self.engine.release(key)
             self._advance(state, image)

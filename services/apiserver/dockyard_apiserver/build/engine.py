@@ -57,12 +57,13 @@ class Engine:
                 msg["progress"] = p.progress
             progress(msg)
 
-    def commit(self, parent_id, config, created_by, snapshot_key="", author=""):
+    def commit(self, parent_id, config, created_by, snapshot_key="", author="", container_config=None):
         """A new image on top of `parent_id`: a layer from `snapshot_key`, or config only."""
         return self.c.images.Commit(images_pb2.CommitImageRequest(
             snapshot_key=snapshot_key, parent_image=parent_id or "",
             config_json=json.dumps(config).encode(), created_by=created_by, author=author or "",
-            empty_layer=not snapshot_key))
+            empty_layer=not snapshot_key,
+            container_config_json=json.dumps(container_config).encode() if container_config else b""))
 
     def tag(self, image_id, ref):
         return self.images.tag(image_id, ref, "")
