@@ -1,4 +1,5 @@
 import json
+import re
 
 
 def test_volume_create_inspect_list_remove(client, daemon):
@@ -28,7 +29,11 @@ def test_volume_bad_input(client):
     r = client.post("/volumes/create", json={"Name": "bad name"})
     assert r.status_code == 400
     r = client.post("/volumes/create", json={"Driver": "nfs"})
-    assert r.status_code == 404
+    assert r.status_code == 404 and re.fullmatch(
+        r'create [0-9a-f]{64}: error looking up volume plugin nfs: plugin "nfs" not found',
+        r.get_json()["message"])
+    r = client.post("/volumes/create", json={"Name": "x1", "Driver": "nfs"})
+    assert r.get_json()["message"] == 'create x1: error looking up volume plugin nfs: plugin "nfs" not found'
 
 
 def test_volume_in_use(client, daemon):

@@ -6,7 +6,7 @@ import re
 from flask import Blueprint
 
 from dockyard_api.volumes.v1 import volumes_pb2
-from dockyard_common import errors
+from dockyard_common import errors, ids
 
 from ..api_types import VOLUME_CREATE
 from ..backend import event_attrs
@@ -42,7 +42,8 @@ def create_volume():
     name = body.get("Name") or ""
     driver = body.get("Driver") or "local"
     if driver != "local":
-        raise errors.NotFound('error looking up volume plugin %s: plugin "%s" not found' % (driver, driver))
+        raise errors.NotFound('create %s: error looking up volume plugin %s: plugin "%s" not found'
+                              % (name or ids.new_id(), driver, driver))
     if name and not _NAME.match(name):
         raise errors.InvalidArgument(
             'create %s: "%s" includes invalid characters for a local volume name, only '
