@@ -92,9 +92,11 @@ def stack():
 
 
 @pytest.fixture(scope="module")
-def st(tmp_path_factory):
-    """A stack with stackutil's image (the networking and volumes tests)."""
-    stack = stackutil.start(tmp_path_factory)
+def st(request, tmp_path_factory):
+    """A stack with stackutil's image (the networking and volumes tests), or with the module's
+    own when it sets STACK_IMAGE = stackutil.BusyboxImage(...)."""
+    image = getattr(request.module, "STACK_IMAGE", None)
+    stack = image.start(tmp_path_factory) if image else stackutil.start(tmp_path_factory)
     yield stack
     stackutil.stop(stack)
 

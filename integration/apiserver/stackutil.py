@@ -3,8 +3,10 @@
 integration tests."""
 
 import os
+import shutil
 
 import docker
+import pytest
 
 from dockyard_common.testing import stack as stack_mod
 from dockyard_common.testing.dockercli import DockerCLI
@@ -14,6 +16,10 @@ IMAGE = "dy-it/netvol:latest"
 APPLETS = ("sh", "echo", "cat", "sleep", "true", "ls", "stat", "ip", "httpd", "wget", "nc",
            "hostname", "nslookup", "readlink", "seq", "grep")
 DIRS = ("tmp", "proc", "sys", "dev")
+
+# pytestmark of the modules that run containers on a real stack through the docker CLI.
+NEEDS_REAL_STACK = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (runc, mounts, netns)"),
+                    pytest.mark.skipif(not shutil.which("docker"), reason="docker CLI missing")]
 
 
 def netvol_rootfs(path):
@@ -46,6 +52,19 @@ def start(tmp_path_factory, image=IMAGE, root=None, changes=('CMD ["sh"]', "EXPO
     return stack
 
 
+class BusyboxImage:
+    """A module's own image for conftest's `st` (set STACK_IMAGE to one): `name` imported from a
+    busybox rootfs with just `applets` (rootfs: make_rootfs's passwd=, group=...), CMD ["sh"]."""
+
+    def __init__(self, name, applets, text=True, **rootfs):
+        self.name, self.applets, self.text, self.rootfs = name, applets, text, rootfs
+
+    def start(self, tmp_path_factory):
+        root = make_rootfs(str(tmp_path_factory.mktemp("rootfs")), DIRS, commands=self.applets,
+                           **self.rootfs)
+        return start(tmp_path_factory, self.name, root, changes=['CMD ["sh"]'], text=self.text)
+
+
 def stop(stack):
     try:
         for c in stack.client.containers.list(all=True):
@@ -57,6 +76,11 @@ def stop(stack):
 
 def cli(stack, *args, input=None, timeout=60):
     return stack.cli(*args, input=input, timeout=timeout)
+
+
+def run(stack, *args):
+    """docker run --rm ARGS."""
+    return cli(stack, "run", "--rm", *args)
 
 
 def ok(r):

@@ -2,8 +2,6 @@
 Docker SDK and raw hijacked sockets (framing, half-close, parked attach before start)."""
 
 import json
-import os
-import shutil
 import socket
 import time
 
@@ -11,24 +9,15 @@ import docker
 import pytest
 
 from dockyard_common import stdcopy
-from dockyard_common.testing.rootfs import make_rootfs
 
 import stackutil
 from stackutil import cli
 
 IMAGE = "dy-it/busybox:latest"
 
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (runc, mounts, netns)"),
-              pytest.mark.skipif(not shutil.which("docker"), reason="docker CLI missing")]
-
-
-@pytest.fixture(scope="module")
-def ctr_stack(tmp_path_factory):
-    root = make_rootfs(str(tmp_path_factory.mktemp("rootfs")), ("tmp", "proc", "sys", "dev"),
-                       commands=("sh", "echo", "cat", "sleep", "tr", "true", "id", "env"))
-    stack = stackutil.start(tmp_path_factory, IMAGE, root, changes=['CMD ["sh"]'], text=False)
-    yield stack
-    stackutil.stop(stack)
+pytestmark = stackutil.NEEDS_REAL_STACK
+STACK_IMAGE = stackutil.BusyboxImage(IMAGE, ("sh", "echo", "cat", "sleep", "tr", "true", "id", "env"),
+                                     text=False)   # conftest's `st`
 
 
 def raw(stack, method, path, body=None, upgrade=False):
@@ -53,37 +42,37 @@ def read_all(sock, timeout=20):
         out += chunk
 
 
-def test_cli_run_rm_echo(ctr_stack):
-    r = cli(ctr_stack, "run", "--rm", "--name", "it-rm", IMAGE, "echo", "hello")
+def test_cli_run_rm_echo(st):
+    r = cli(st, "run", "--rm", "--name", "it-rm", IMAGE, "echo", "hello")
     assert r.returncode == 0, r.stderr
     assert r.stdout == b"hello\n"
-    assert cli(ctr_stack, "inspect", "it-rm").returncode != 0  # auto-removed
+    assert cli(st, "inspect", "it-rm").returncode != 0  # auto-removed
 
 
-def test_cli_exit_code_stdin_and_logs(ctr_stack):
-    r = cli(ctr_stack, "run", "--rm", "-i", IMAGE, "sh", "-c", "tr a-z A-Z; exit 5", input=b"abc\n")
+def test_cli_exit_code_stdin_and_logs(st):
+    r = cli(st, "run", "--rm", "-i", IMAGE, "sh", "-c", "tr a-z A-Z; exit 5", input=b"abc\n")
     assert r.returncode == 5 and r.stdout == b"ABC\n"
-    r = cli(ctr_stack, "run", "--name", "it-logs", IMAGE, "sh", "-c", "echo out; echo err >&2")
+    r = cli(st, "run", "--name", "it-logs", IMAGE, "sh", "-c", "echo out; echo err >&2")
     assert r.returncode == 0
-    logs = cli(ctr_stack, "logs", "it-logs")
+    logs = cli(st, "logs", "it-logs")
     assert logs.stdout == b"out\n" and logs.stderr == b"err\n"
-    r = cli(ctr_stack, "run", "--rm", IMAGE, "/no/such/binary")
+    r = cli(st, "run", "--rm", IMAGE, "/no/such/binary")
     assert r.returncode == 127 and b"no such file or directory" in r.stderr
-    cli(ctr_stack, "rm", "-f", "it-logs")
+    cli(st, "rm", "-f", "it-logs")
 
 
-def test_raw_attach_before_start_frames_and_half_close(ctr_stack):
-    resp = read_all(raw(ctr_stack, "POST", "/v1.45/containers/create", {
+def test_raw_attach_before_start_frames_and_half_close(st):
+    resp = read_all(raw(st, "POST", "/v1.45/containers/create", {
         "Image": IMAGE, "Cmd": ["sh", "-c", "cat; echo done >&2"], "OpenStdin": True, "StdinOnce": True}))
     cid = json.loads(resp.split(b"\r\n\r\n", 1)[1])["Id"]
-    att = raw(ctr_stack, "POST", "/v1.45/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1" % cid,
+    att = raw(st, "POST", "/v1.45/containers/%s/attach?stream=1&stdin=1&stdout=1&stderr=1" % cid,
               upgrade=True)
     head = b""
     while b"\r\n\r\n" not in head:
         head += att.recv(1)
     assert head.startswith(b"HTTP/1.1 101") and b"multiplexed-stream" in head
-    w = raw(ctr_stack, "POST", "/v1.45/containers/%s/wait?condition=next-exit" % cid)
-    ctr_stack.client.api.start(cid)
+    w = raw(st, "POST", "/v1.45/containers/%s/wait?condition=next-exit" % cid)
+    st.client.api.start(cid)
     att.sendall(b"piped\n")
     att.shutdown(socket.SHUT_WR)             # stdin EOF; output must keep flowing
     frames, rest = stdcopy.parse(read_all(att))
@@ -91,11 +80,11 @@ def test_raw_attach_before_start_frames_and_half_close(ctr_stack):
     assert frames == [(1, b"piped\n"), (2, b"done\n")]
     body = read_all(w)
     assert b'"StatusCode": 0' in body
-    ctr_stack.client.api.remove_container(cid, force=True)
+    st.client.api.remove_container(cid, force=True)
 
 
-def test_sdk_lifecycle(ctr_stack):
-    client = ctr_stack.client
+def test_sdk_lifecycle(st):
+    client = st.client
     c = client.containers.run(IMAGE, ["sleep", "30"], detach=True, name="it-life", labels={"k": "v"})
     c.reload()
     assert c.status == "running"

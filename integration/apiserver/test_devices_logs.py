@@ -2,34 +2,18 @@
 the device cgroup, conmon writes the log, shim-runner rotates it)."""
 
 import os
-import shutil
 import time
 
 import pytest
 
-from dockyard_common.testing.rootfs import make_rootfs
-
 import stackutil
-from stackutil import cli
+from stackutil import cli, run
 
 IMAGE = "dy-it/devlog:latest"
 APPLETS = ("sh", "echo", "cat", "ls", "head", "od", "mknod", "seq", "sleep", "true")
 
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (runc, mounts, netns)"),
-              pytest.mark.skipif(not shutil.which("docker"), reason="docker CLI missing")]
-
-
-@pytest.fixture(scope="module")
-def st(tmp_path_factory):
-    root = make_rootfs(str(tmp_path_factory.mktemp("rootfs")), ("tmp", "proc", "sys", "dev"),
-                       commands=APPLETS)
-    stack = stackutil.start(tmp_path_factory, IMAGE, root, changes=['CMD ["sh"]'])
-    yield stack
-    stackutil.stop(stack)
-
-
-def run(st, *args):
-    return cli(st, "run", "--rm", *args)
+pytestmark = stackutil.NEEDS_REAL_STACK
+STACK_IMAGE = stackutil.BusyboxImage(IMAGE, APPLETS)   # conftest's `st`
 
 
 # -- devices ----------------------------------------------------------------------------------

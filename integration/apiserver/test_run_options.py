@@ -3,15 +3,12 @@ are resolved by shim-runner in the container's /etc/group, runc places the cgrou
 
 import glob
 import os
-import shutil
 
 import docker
 import pytest
 
-from dockyard_common.testing.rootfs import make_rootfs
-
 import stackutil
-from stackutil import cli, ok
+from stackutil import ok, run
 
 IMAGE = "dy-it/runopts:latest"
 APPLETS = ("sh", "id", "cat", "sleep", "true")
@@ -21,21 +18,8 @@ GROUP = "root:x:0:\ntty:x:5:\nwheel:x:10:root,app\napp:x:1000:\nstaff:x:50:app\n
 CGROUP_ROOT = "/sys/fs/cgroup"
 QUOTA = "--storage-opt is supported only for overlay over xfs with 'pquota' mount option"
 
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (runc, mounts, netns)"),
-              pytest.mark.skipif(not shutil.which("docker"), reason="docker CLI missing")]
-
-
-@pytest.fixture(scope="module")
-def st(tmp_path_factory):
-    root = make_rootfs(str(tmp_path_factory.mktemp("rootfs")), ("tmp", "proc", "sys", "dev"),
-                       commands=APPLETS, passwd=PASSWD, group=GROUP)
-    stack = stackutil.start(tmp_path_factory, IMAGE, root, changes=['CMD ["sh"]'])
-    yield stack
-    stackutil.stop(stack)
-
-
-def run(st, *args):
-    return cli(st, "run", "--rm", *args)
+pytestmark = stackutil.NEEDS_REAL_STACK
+STACK_IMAGE = stackutil.BusyboxImage(IMAGE, APPLETS, passwd=PASSWD, group=GROUP)   # conftest's `st`
 
 
 # -- --group-add ------------------------------------------------------------------------------

@@ -3,35 +3,18 @@ what the real 20.10 engine does: `unshare -U` is refused by the profile (unshare
 CAP_SYS_ADMIN) although the kernel lets any process make a user namespace."""
 
 import json
-import os
-import shutil
 
 import pytest
 
-from dockyard_common.testing.rootfs import make_rootfs
-
 import stackutil
-from stackutil import cli, ok
+from stackutil import cli, ok, run
 
 IMAGE = "dy-it/seccomp:latest"
 APPLETS = ("sh", "grep", "unshare", "id", "true", "sleep", "mkdir", "cat", "echo")
 BLOCKED = "unshare: unshare(0x10000000): Operation not permitted"
 
-pytestmark = [pytest.mark.skipif(os.geteuid() != 0, reason="needs root (runc, mounts, netns)"),
-              pytest.mark.skipif(not shutil.which("docker"), reason="docker CLI missing")]
-
-
-@pytest.fixture(scope="module")
-def st(tmp_path_factory):
-    root = make_rootfs(str(tmp_path_factory.mktemp("rootfs")), ("tmp", "proc", "sys", "dev"),
-                       commands=APPLETS)
-    stack = stackutil.start(tmp_path_factory, IMAGE, root, changes=['CMD ["sh"]'])
-    yield stack
-    stackutil.stop(stack)
-
-
-def run(st, *args):
-    return cli(st, "run", "--rm", *args)
+pytestmark = stackutil.NEEDS_REAL_STACK
+STACK_IMAGE = stackutil.BusyboxImage(IMAGE, APPLETS)   # conftest's `st`
 
 
 def status(out):

@@ -221,6 +221,17 @@ def client(stub_cls, target):
     return Client(stub_cls, target)
 
 
+def cancel_quietly(call):
+    """Cancel a streaming call, if any, at shutdown or when its reader is gone; a call that has
+    already ended or failed may raise then, which no longer matters."""
+    if call is None:
+        return
+    try:
+        call.cancel()
+    except Exception:  # noqa: BLE001 - best effort
+        pass
+
+
 def wait_serving(target, timeout=30.0, service=""):
     """Block until the server at target reports SERVING (raises Unavailable on timeout)."""
     import time

@@ -17,7 +17,7 @@ import time
 import grpc
 
 from dockyard_api.shim.v1 import shim_pb2
-from dockyard_common import errors, stdcopy
+from dockyard_common import errors, grpcutil, stdcopy
 
 log = logging.getLogger(__name__)
 
@@ -242,11 +242,7 @@ class Session:
         self.finished.set()
         self.connected.set()
         self.inputs.put(_END)
-        if self.call is not None:
-            try:
-                self.call.cancel()
-            except Exception:
-                pass
+        grpcutil.cancel_quietly(self.call)
         # Shut the socket first: that wakes our reader thread, whose pending read would
         # otherwise hold the buffered reader's lock and block its close().
         try:

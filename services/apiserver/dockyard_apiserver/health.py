@@ -22,6 +22,7 @@ from dockyard_api.tasks.v1 import tasks_pb2
 from dockyard_common import errors, ids
 
 from .backend import container_health as ch
+from .daemon_worker import DaemonWorker
 
 log = logging.getLogger(__name__)
 
@@ -32,22 +33,10 @@ KILL_GRACE = 5.0         # a killed probe: how long to wait for its output strea
 _EVENTS = ("start", "die", "destroy", "pause")
 
 
-class HealthMonitor:
+class HealthMonitor(DaemonWorker):
     def __init__(self, daemon):
-        self.daemon = daemon
-        self._lock = threading.Lock()
+        super().__init__(daemon)
         self._probers = {}        # container id -> Prober
-        self._stop = threading.Event()
-        self._thread = None
-
-    @property
-    def backend(self):
-        from .backend.containers import for_daemon
-        return for_daemon(self.daemon)
-
-    @property
-    def clients(self):
-        return self.daemon.clients
 
     # ------------------------------------------------------------------ lifecycle
     def start(self):

@@ -12,7 +12,9 @@ import time
 
 from dockyard_api.containers.v1 import containers_pb2
 from dockyard_api.types.v1 import types_pb2
-from dockyard_common import errors, ids
+from dockyard_common import errors, grpcutil, ids
+
+from .daemon_worker import DaemonWorker
 
 log = logging.getLogger(__name__)
 
@@ -54,23 +56,11 @@ class Waiter:
         self.monitor.unregister(self)
 
 
-class ExitMonitor:
+class ExitMonitor(DaemonWorker):
     def __init__(self, daemon):
-        self.daemon = daemon
-        self._lock = threading.Lock()
+        super().__init__(daemon)
         self._waiters = {}            # container id -> [Waiter]
-        self._thread = None
-        self._stop = threading.Event()
         self._stream = None
-
-    @property
-    def backend(self):
-        from .backend.containers import for_daemon
-        return for_daemon(self.daemon)
-
-    @property
-    def clients(self):
-        return self.daemon.clients
 
     # --------------------------------------------------------------- lifecycle
     def start(self):
@@ -81,12 +71,7 @@ class ExitMonitor:
 
     def stop(self):
         self._stop.set()
-        stream = self._stream
-        if stream is not None:
-            try:
-                stream.cancel()
-            except Exception:
-                pass
+        grpcutil.cancel_quietly(self._stream)
 
     def _run(self):
         first = True

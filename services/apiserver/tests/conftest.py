@@ -6,8 +6,10 @@ from fakes import FakeDaemon
 
 
 @pytest.fixture
-def daemon(tmp_path):
-    return FakeDaemon(str(tmp_path))
+def daemon(request, tmp_path):
+    """fakes.FakeDaemon, or the class a test module names in FAKE_DAEMON (container_fakes.Daemon
+    for the richer container world), so modules share the app/client fixtures below."""
+    return getattr(request.module, "FAKE_DAEMON", FakeDaemon)(str(tmp_path))
 
 
 @pytest.fixture

@@ -432,10 +432,10 @@ class Daemon:
 JSON = {"Content-Type": "application/json"}
 
 
-def create(client, name=None, **body):
+def create(client, name=None, version="1.41", **body):
     """POST /containers/create through the test client; the new container's id."""
     body.setdefault("Image", "busybox")
-    url = "/v1.41/containers/create" + ("?name=" + name if name else "")
+    url = "/v%s/containers/create" % version + ("?name=" + name if name else "")
     r = client.post(url, data=json.dumps(body), headers=JSON)
     assert r.status_code == 201, r.get_json()
     return r.get_json()["Id"]

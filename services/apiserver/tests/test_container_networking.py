@@ -11,34 +11,13 @@ from dockyard_api.networks.v1 import networks_pb2
 from dockyard_api.types.v1 import types_pb2
 from dockyard_common import errors
 
-from dockyard_apiserver.app import create_app
 from dockyard_apiserver.backend import container_config as cc
 from dockyard_apiserver.backend import container_ports as ports
 from dockyard_apiserver.backend import volume_copy
 
-from container_fakes import Daemon
+from container_fakes import JSON, Daemon, create
 
-JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture
-def daemon(tmp_path):
-    return Daemon(str(tmp_path))
-
-
-@pytest.fixture
-def client(daemon):
-    app = create_app(daemon)
-    app.testing = True
-    return app.test_client()
-
-
-def create(client, name=None, **body):
-    body.setdefault("Image", "busybox")
-    url = "/v1.41/containers/create" + ("?name=" + name if name else "")
-    r = client.post(url, data=json.dumps(body), headers=JSON)
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()["Id"]
+FAKE_DAEMON = Daemon    # conftest's daemon/app/client fixtures over the container world
 
 
 # ---------------------------------------------------------------------- ports (pure)

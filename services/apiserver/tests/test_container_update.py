@@ -6,13 +6,11 @@ import pytest
 
 from dockyard_common import errors
 
-from dockyard_apiserver.app import create_app
 from dockyard_apiserver.backend import container_update as cu
 
-from container_fakes import Daemon
+from container_fakes import JSON, Daemon
 
 MiB = 1024 * 1024
-JSON = {"Content-Type": "application/json"}
 
 
 def upd(**kw):
@@ -144,13 +142,6 @@ def daemon(tmp_path):
     d.clients.containers.Update = containers_update
     d.clients.tasks.Update = tasks_update
     return d
-
-
-@pytest.fixture
-def client(daemon):
-    app = create_app(daemon)
-    app.testing = True
-    return app.test_client()
 
 
 def _create(daemon, running=False, **hc):

@@ -11,34 +11,18 @@ from dockyard_api.shim.v1 import shim_pb2
 from dockyard_common import errors, stdcopy
 
 from dockyard_apiserver import hijack
-from dockyard_apiserver.app import create_app
 from dockyard_apiserver.attach import DetachScanner, parse_detach_keys
 from dockyard_apiserver.backend import container_config as cc
 from dockyard_apiserver.backend import container_views as views
 
-from container_fakes import Daemon
+import container_fakes
+from container_fakes import JSON, Daemon
 
-JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture
-def daemon(tmp_path):
-    return Daemon(str(tmp_path))
-
-
-@pytest.fixture
-def client(daemon):
-    app = create_app(daemon)
-    app.testing = True
-    return app.test_client()
+FAKE_DAEMON = Daemon    # conftest's daemon/app/client fixtures over the container world
 
 
 def create(client, name=None, **body):
-    body.setdefault("Image", "busybox")
-    url = "/v1.45/containers/create" + ("?name=" + name if name else "")
-    r = client.post(url, data=json.dumps(body), headers=JSON)
-    assert r.status_code == 201, r.get_json()
-    return r.get_json()["Id"]
+    return container_fakes.create(client, name, version="1.45", **body)
 
 
 def events(daemon):

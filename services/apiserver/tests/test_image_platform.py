@@ -9,12 +9,11 @@ import pytest
 
 from dockyard_common import errors, platforms
 
-from dockyard_apiserver.app import create_app
 from dockyard_apiserver.backend import image_platform
 
-from container_fakes import Daemon
+from container_fakes import JSON, Daemon
 
-JSON = {"Content-Type": "application/json"}
+FAKE_DAEMON = Daemon    # conftest's daemon/app/client fixtures over the container world
 WARNING = ("The requested image's platform (linux/arm64/v8) does not match the detected host "
            "platform (linux/amd64) and no specific platform was requested")
 
@@ -22,18 +21,6 @@ WARNING = ("The requested image's platform (linux/arm64/v8) does not match the d
 @pytest.fixture(autouse=True)
 def amd64_host(monkeypatch):
     monkeypatch.setattr(platforms._host, "machine", lambda: "x86_64")
-
-
-@pytest.fixture
-def daemon(tmp_path):
-    return Daemon(str(tmp_path))
-
-
-@pytest.fixture
-def client(daemon):
-    app = create_app(daemon)
-    app.testing = True
-    return app.test_client()
 
 
 def _image(**cfg):

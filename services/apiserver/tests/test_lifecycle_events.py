@@ -3,19 +3,13 @@ their attributes (backend/event_attrs.py) and their order over the fake world.""
 
 import time
 
-import pytest
-
 from dockyard_apiserver.backend import event_attrs
 from dockyard_apiserver.events import EventBus
 
 from container_fakes import Daemon, create
 
+FAKE_DAEMON = Daemon    # conftest's daemon fixture over the container world
 BRIDGE, USERNET = "b" * 64, "u" * 64
-
-
-@pytest.fixture
-def daemon(tmp_path):
-    return Daemon(str(tmp_path))
 
 
 def seen(daemon, types=("network", "volume", "container")):

@@ -10,7 +10,7 @@ import queue
 import threading
 
 from dockyard_api.types.v1 import types_pb2
-from dockyard_common import errors
+from dockyard_common import errors, grpcutil
 
 log = logging.getLogger(__name__)
 
@@ -40,12 +40,7 @@ class ShimWatcher:
 
     def stop(self):
         self._stop.set()
-        stream = self._stream
-        if stream is not None:
-            try:
-                stream.cancel()
-            except Exception:  # noqa: BLE001 - best effort at shutdown
-                pass
+        grpcutil.cancel_quietly(self._stream)
         self._events.put(None)
 
     @property

@@ -17,19 +17,11 @@ def sha(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
-class FakeRegistry:
-    def __init__(self, token_auth=False, basic_user=None):
-        self.blobs = {}        # digest -> bytes (registry-wide, as distribution's storage)
-        self.repo_blobs = {}   # repo -> set of digests linked into it
-        self.manifests = {}    # (repo, tag or digest) -> (body, media type)
-        self.uploads = {}      # uuid -> bytearray
-        self.corrupt = {}      # digest -> bytes served instead
-        self.log = []          # (method, path)
-        self.token_requests = []
-        self.tags_page = 0     # > 0: tags/list answers pages of that many, with a Link header
-        self.token_auth = token_auth
-        self.basic_user = basic_user
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+class LocalServer:
+    """An http.server on 127.0.0.1 (a free port) with `handler`, served by a thread inside `with`."""
+
+    def __init__(self, handler):
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
 
@@ -45,6 +37,21 @@ class FakeRegistry:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join()
+
+
+class FakeRegistry(LocalServer):
+    def __init__(self, token_auth=False, basic_user=None):
+        self.blobs = {}        # digest -> bytes (registry-wide, as distribution's storage)
+        self.repo_blobs = {}   # repo -> set of digests linked into it
+        self.manifests = {}    # (repo, tag or digest) -> (body, media type)
+        self.uploads = {}      # uuid -> bytearray
+        self.corrupt = {}      # digest -> bytes served instead
+        self.log = []          # (method, path)
+        self.token_requests = []
+        self.tags_page = 0     # > 0: tags/list answers pages of that many, with a Link header
+        self.token_auth = token_auth
+        self.basic_user = basic_user
+        super().__init__(_handler(self))
 
     # -- content helpers ----------------------------------------------------------------------------
     def add_blob(self, repo, data):

@@ -10,7 +10,7 @@ import tarfile
 import pytest
 
 from dockyard_common import errors
-from dockyard_images.images import ImageStore, chain_ids
+from dockyard_images.images import chain_ids
 from helpers import chunks, digest, docker_archive, entry, image_config, make_tar, oci_archive
 
 root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (overlay whiteouts)")
@@ -18,13 +18,6 @@ root_only = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (overlay wh
 L1 = make_tar([entry("bin", "dir"), entry("bin/busybox", data=b"\x7fELF" + b"b" * 2000, mode=0o755),
                entry("bin/sh", "symlink", linkname="/bin/busybox")])
 L2 = make_tar([entry("etc", "dir"), entry("etc/motd", data=b"hello\n")])
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = ImageStore(str(tmp_path / "image"))
-    s.restore()
-    return s
 
 
 def load(store, images):

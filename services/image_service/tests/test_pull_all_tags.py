@@ -4,28 +4,13 @@ tag, one Status line for the repository; Docker's errors."""
 import pytest
 
 from dockyard_common import errors
-from dockyard_images.images import ImageStore
 from dockyard_images.pull import Puller
 from dockyard_images.registry import RegistryClient, RegistrySettings
-from fake_registry import FakeRegistry
 from helpers import entry, make_tar
 from test_registry_pull_push import publish
 
 L1 = make_tar([entry("bin", "dir"), entry("bin/tool", data=b"tool" * 1000, mode=0o755)])
 L2 = make_tar([entry("etc", "dir"), entry("etc/motd", data=b"all tags\n")])
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = ImageStore(str(tmp_path / "image"))
-    s.restore()
-    return s
-
-
-@pytest.fixture
-def registry():
-    with FakeRegistry() as reg:
-        yield reg
 
 
 class Events(list):

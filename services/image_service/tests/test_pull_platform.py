@@ -8,8 +8,6 @@ import pytest
 
 from dockyard_common import errors, platforms
 from dockyard_images import distribution as dist
-from dockyard_images.images import ImageStore
-from fake_registry import FakeRegistry
 from helpers import entry, make_tar
 from test_registry_pull_push import Events, publish
 
@@ -17,19 +15,6 @@ L_AMD = make_tar([entry("platform", data=b"amd64\n")])
 L_ARM64 = make_tar([entry("platform", data=b"arm64\n")])
 L_ARM7 = make_tar([entry("platform", data=b"arm/v7\n")])
 L_ARM6 = make_tar([entry("platform", data=b"arm/v6\n")])
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = ImageStore(str(tmp_path / "image"))
-    s.restore()
-    return s
-
-
-@pytest.fixture
-def registry():
-    with FakeRegistry() as reg:
-        yield reg
 
 
 @pytest.fixture

@@ -3,19 +3,19 @@
 import base64
 import http.server
 import json
-import threading
 
 import pytest
 
 from dockyard_common import errors
 from dockyard_images.login import login, registry_domain
 from dockyard_images.registry import RegistrySettings
+from fake_registry import LocalServer
 
 USER, PASSWORD = "alice", "s3cret"
 GOOD_BASIC = "Basic " + base64.b64encode(("%s:%s" % (USER, PASSWORD)).encode()).decode()
 
 
-class AuthRegistry:
+class AuthRegistry(LocalServer):
     """GET /v2/ behind Basic or Bearer auth (mode), with a /token realm checking Basic creds."""
 
     def __init__(self, mode):
@@ -55,22 +55,7 @@ class AuthRegistry:
                 self._send(401, b'{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}',
                            {"WWW-Authenticate": challenge, "Content-Type": "application/json"})
 
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
-
-    @property
-    def host(self):
-        return "127.0.0.1:%d" % self.server.server_address[1]
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
+        super().__init__(Handler)
 
 
 def _auth(host, user=USER, password=PASSWORD):

@@ -21,19 +21,6 @@ L1 = make_tar([entry("bin", "dir"), entry("bin/tool", data=b"\x7fELF" + b"t" * 5
 L2 = make_tar([entry("etc", "dir"), entry("etc/motd", data=b"registry\n")])
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = ImageStore(str(tmp_path / "image"))
-    s.restore()
-    return s
-
-
-@pytest.fixture
-def registry():
-    with FakeRegistry() as reg:
-        yield reg
-
-
 class Events(list):
     def __call__(self, **event):
         self.append(event)

@@ -12,12 +12,11 @@ import zstandard
 
 from dockyard_common import errors
 from dockyard_images import archive, distribution as dist, unpack
-from dockyard_images.images import ImageStore
 from dockyard_images.pull import Puller
 from dockyard_images.push import Pusher
 from dockyard_images.registry import RegistrySettings
 from dockyard_images.zstd import FrameWalker, ZstdReader
-from fake_registry import FakeRegistry, sha
+from fake_registry import sha
 from helpers import chunks, digest, entry, image_config, make_tar
 
 ZSTD_LAYER = "application/vnd.oci.image.layer.v1.tar+zstd"
@@ -36,19 +35,6 @@ def read_all(f, n=7000):
         if not data:
             return bytes(out)
         out += data
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = ImageStore(str(tmp_path / "image"))
-    s.restore()
-    return s
-
-
-@pytest.fixture
-def registry():
-    with FakeRegistry() as reg:
-        yield reg
 
 
 # ---------------------------------------------------------------------------------------------
