@@ -533,10 +533,10 @@ class ContainerBackend(ExecOps):
     def rename(self, ref, new_name):
         if not new_name:
             raise errors.InvalidArgument("Neither old nor new names may be empty")
-        new_name = cc.validate_name(new_name)
-        rec = self.get(ref)
-        if rec.name == new_name:
+        rec = self.get(ref)     # dockerd looks the container up before it checks the new name
+        if rec.name == new_name.lstrip("/"):
             raise errors.InvalidArgument("Renaming a container with the same name as its current name")
+        new_name = cc.validate_name(new_name)
         try:
             renamed = self.c.containers.Rename(containers_pb2.RenameContainerRequest(ref=rec.id, new_name=new_name))
         except errors.Conflict as exc:

@@ -4,6 +4,7 @@ created, as dockerd checks them when the logger starts.
 """
 
 import re
+from urllib.parse import quote_plus
 
 from dockyard_common import errors
 
@@ -67,3 +68,28 @@ def validate(hc):
         if driver == "local":
             raise errors.InvalidArgument("unknown log opt '%s' for log driver local" % key)
         raise errors.InvalidArgument("unknown log opt '%s' for %s log driver" % (key, driver))
+
+
+def details_prefix(config, hc):
+    """What `docker logs --details` puts before each line: the attributes the json-file driver
+    records per line (moby logger.Info.ExtraAttributes: the labels and env the log options name),
+    sorted and query-escaped as dockerd's attrsByteSlice writes them, then a space."""
+    opts = (hc.get("LogConfig") or {}).get("Config") or {}
+    labels = config.get("Labels") or {}
+    env = dict(e.split("=", 1) for e in config.get("Env") or [] if "=" in e)
+    extra = {}
+    for name in filter(None, opts.get("labels", "").split(",")):
+        if name in labels:
+            extra[name] = labels[name]
+    for pattern, source in ((opts.get("labels-regex"), labels), (opts.get("env-regex"), env)):
+        if pattern:
+            try:
+                rx = re.compile(pattern)
+            except re.error:
+                continue
+            extra.update({k: v for k, v in source.items() if rx.search(k)})
+    for name in filter(None, opts.get("env", "").split(",")):
+        if name in env:
+            extra[name] = env[name]
+    pairs = ",".join("%s=%s" % (quote_plus(k, safe=""), quote_plus(v, safe="")) for k, v in sorted(extra.items()))
+    return pairs.encode() + b" "

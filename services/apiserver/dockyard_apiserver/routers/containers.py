@@ -8,11 +8,11 @@ from typing import Protocol
 
 from flask import Blueprint, Response, request
 
-from dockyard_common import errors, ids, stdcopy
+from dockyard_common import errors, grpcutil, ids, stdcopy
 
 from .. import hijack
 from ..backend import container_config as cc
-from ..backend import image_platform
+from ..backend import image_platform, log_config
 from ..backend.containers import for_daemon
 from ..events import parse_time_ns
 from ..webutil import (daemon, empty, filters_arg, json_response, parse_json, qbool, qint,
@@ -208,9 +208,11 @@ def logs(ref):
     follow, timestamps = qbool("follow"), qbool("timestamps")
     since = parse_time_ns(request.args.get("since")) or 0
     until = parse_time_ns(request.args.get("until")) or 0
-    tty = bool(be.config_of(rec).get("Tty"))
-    if (be.host_config_of(rec).get("LogConfig") or {}).get("Type") == "none":
+    config, hc = be.config_of(rec), be.host_config_of(rec)
+    tty = bool(config.get("Tty"))
+    if (hc.get("LogConfig") or {}).get("Type") == "none":
         raise errors.NotImplementedYet("configured logging driver does not support reading")
+    details = log_config.details_prefix(config, hc) if qbool("details") else b""
     entries = be.logs(rec, follow and rec.state.running, stdout, stderr, max(0, since), max(0, until),
                       _tail_arg())
 
@@ -218,17 +220,14 @@ def logs(ref):
         try:
             yield b""
             for e in entries:
-                data = e.data
+                data = details + e.data
                 if timestamps:
                     data = ids.now_rfc3339(e.time_ns).encode() + b" " + data
                 yield data if tty else stdcopy.frame(e.stream or stdcopy.STDOUT, data)
         except errors.NotFound:
             return  # never started: no log yet
         finally:
-            try:
-                entries.cancel()
-            except Exception:
-                pass
+            grpcutil.cancel_quietly(entries)
     return Response(body(), status=200, content_type=stream_type(tty))
 
 
