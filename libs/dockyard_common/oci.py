@@ -24,6 +24,12 @@ GROUP_ADD_ANNOTATION = "org.dockyard.group-add"
 # does at start) and rotates the log.
 LOG_DRIVER_ANNOTATION = "org.dockyard.log-driver"
 LOG_OPTS_ANNOTATION = "org.dockyard.log-opts"
+# `--ipc shareable`: shim-runner mounts a tmpfs of this size (bytes) at <bundle>/shm, the
+# container's /dev/shm, so that `--ipc container:<it>` containers can bind the same one
+# (dockerd's ShmPath). SHM_FROM names that donor in a joiner's spec (set at each start).
+SHM_SIZE_ANNOTATION = "org.dockyard.shm-size"
+SHM_FROM_ANNOTATION = "org.dockyard.shm-from"
+SHM_BUNDLE_DIR = "shm"
 DEFAULT_SHM_SIZE = 64 * 1024 * 1024
 DEFAULT_CPU_PERIOD = 100000
 
@@ -117,6 +123,8 @@ def build_spec(config, host_config, *, container_id, netns_path, hostname, mount
         _add_init(spec)
     if _is_host_mode(hc.get("UTSMode")):
         spec.pop("hostname")
+    if any(_is_shareable_shm(m) for m in spec["mounts"]):
+        spec["annotations"][SHM_SIZE_ANNOTATION] = str(_shm_size(hc))
     # Always: dockerd resolves even the default user (primary gid and /etc/group memberships).
     spec["annotations"][USER_ANNOTATION] = config.get("User") or ""
     if hc.get("GroupAdd"):
@@ -281,9 +289,22 @@ def _tmpfs_mounts(tmpfs):
     return out
 
 
+def _shm_size(hc):
+    return int(hc.get("ShmSize") or 0) or DEFAULT_SHM_SIZE
+
+
+def shareable_shm_mount(source=SHM_BUNDLE_DIR):
+    """/dev/shm bound from a tmpfs outside the container (relative: runc takes it in the bundle)."""
+    return {"destination": "/dev/shm", "type": "bind", "source": source,
+            "options": ["rbind", "rprivate"]}  # as dockerd: the tmpfs's own flags stay
+
+
+def _is_shareable_shm(mount):
+    return mount == shareable_shm_mount()
+
+
 def _mounts(hc, extra, privileged):
-    shm_size = int(hc.get("ShmSize") or 0) or DEFAULT_SHM_SIZE
-    defaults = _default_mounts(shm_size)
+    defaults = _default_mounts(_shm_size(hc))
     if privileged:
         for m in defaults:
             if m["destination"] in ("/sys", "/sys/fs/cgroup"):
@@ -291,10 +312,12 @@ def _mounts(hc, extra, privileged):
     ipc_mode = hc.get("IpcMode") or ""
     if ipc_mode == "host":
         defaults = [m for m in defaults if m["destination"] != "/dev/shm"]
-        defaults.append({"destination": "/dev/shm", "type": "bind", "source": "/dev/shm",
-                         "options": ["rbind", "nosuid", "noexec", "nodev"]})
+        defaults.append(shareable_shm_mount("/dev/shm"))
     elif ipc_mode == "none":
         defaults = [m for m in defaults if m["destination"] != "/dev/shm"]
+    elif ipc_mode == "shareable":
+        defaults = [m for m in defaults if m["destination"] != "/dev/shm"]
+        defaults.append(shareable_shm_mount())
 
     # The caller's mounts win over HostConfig.Tmpfs and over the defaults with the same target.
     user = {}
@@ -391,6 +414,10 @@ def linux_resources(hc, privileged):
             cpu["period"] = int(hc["CpuPeriod"])
         if hc.get("CpuQuota"):
             cpu["quota"] = int(hc["CpuQuota"])
+    if hc.get("CpuRealtimePeriod"):
+        cpu["realtimePeriod"] = int(hc["CpuRealtimePeriod"])
+    if hc.get("CpuRealtimeRuntime"):
+        cpu["realtimeRuntime"] = int(hc["CpuRealtimeRuntime"])
     if hc.get("CpusetCpus"):
         cpu["cpus"] = hc["CpusetCpus"]
     if hc.get("CpusetMems"):
@@ -402,9 +429,36 @@ def linux_resources(hc, privileged):
     if pids is not None and int(pids) != 0:
         res["pids"] = {"limit": int(pids) if int(pids) > 0 else -1}
 
-    if hc.get("BlkioWeight"):
-        res["blockIO"] = {"weight": int(hc["BlkioWeight"])}
+    block_io = _block_io(hc)
+    if block_io:
+        res["blockIO"] = block_io
     return res
+
+
+_THROTTLES = (("BlkioDeviceReadBps", "throttleReadBpsDevice", "Rate"),
+              ("BlkioDeviceWriteBps", "throttleWriteBpsDevice", "Rate"),
+              ("BlkioDeviceReadIOps", "throttleReadIOPSDevice", "Rate"),
+              ("BlkioDeviceWriteIOps", "throttleWriteIOPSDevice", "Rate"),
+              ("BlkioWeightDevice", "weightDevice", "Weight"))
+
+
+def _block_io(hc):
+    """blockIO: the weight and the per-device rules (by the host node's major:minor; a node
+    that is gone is left out: the apiserver checked them at create)."""
+    out = {"weight": int(hc["BlkioWeight"])} if hc.get("BlkioWeight") else {}
+    for key, oci_key, field in _THROTTLES:
+        rules = []
+        for dev in hc.get(key) or []:
+            try:
+                rdev = os.stat(dev.get("Path") or "").st_rdev
+            except OSError:
+                continue
+            value = int(dev.get(field) or 0)
+            rules.append({"major": os.major(rdev), "minor": os.minor(rdev),
+                          ("weight" if field == "Weight" else "rate"): value})
+        if rules:
+            out[oci_key] = rules
+    return out
 
 
 # --device / --device-cgroup-rule (moby oci.DevicesFromPath, AppendDevicePermissionsFromCgroupRules).

@@ -13,10 +13,13 @@ from dockyard_api.shim.v1 import shim_pb2
 from dockyard_api.types.v1 import types_pb2
 from dockyard_common import errors, ids
 
+from . import namespaces
+
 log = logging.getLogger(__name__)
 
 SIGKILL = 9
 EXIT_DEAD_MONITOR = 255  # containerd cleanupAfterDeadShim
+EXEC_START_FAILED = 126
 
 
 def start_error(exc):
@@ -136,7 +139,11 @@ class TaskManager:
                 raise errors.FailedPrecondition("a task of container %s is %s" % (rec.id, existing.status))
             self._shim_delete(rec.id)  # the task of an earlier run
         config = json.loads(rec.config_json or b"{}")
-        req = shim_pb2.CreateTaskRequest(id=rec.id, spec_json=rec.spec_json, rootfs=rec.rootfs,
+        try:
+            spec_json = namespaces.join_spec(rec, self.store)  # --ipc/--pid container:<donor>
+        except errors.DockyardError as exc:
+            self._failed(rec, exc)
+        req = shim_pb2.CreateTaskRequest(id=rec.id, spec_json=spec_json, rootfs=rec.rootfs,
                                          terminal=bool(config.get("Tty")),
                                          stdin=bool(config.get("OpenStdin")),
                                          runtime=rec.runtime or "runc")
@@ -392,8 +399,9 @@ class TaskManager:
                 if ts.error:
                     raise errors.Internal(ts.error)
             except errors.DockyardError as exc:
-                code, err = start_error(exc)
-                ex.update(exited=True, exit_code=code)
+                _, err = start_error(exc)
+                # dockerd 20.10 records 126 for every exec that could not start, whatever the cause
+                ex.update(exited=True, exit_code=EXEC_START_FAILED)
                 self.store.put_exec(ex)
                 self._shim_delete_quietly(cid, exec_id)
                 raise err

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 PREPARE_TIMEOUT = 60.0
 ATTACH_SETTLE_TIMEOUT = 2.0
+EXEC_START_FAILED = 126
 ATTACH_DRAIN_TIMEOUT = 2.0     # an exec's attach sessions get this long to drain at delete
 
 
@@ -41,15 +42,15 @@ class ExecOps:
         try:
             proc.pid = pending.start()
         except RuntimeError_ as exc:
-            low = exc.message.lower()
-            proc.exit_status = 126 if "permission denied" in low else 127 if (
-                "not found" in low or "no such file" in low) else 126
+            # dockerd 20.10 records 126 for every exec that could not start (ContainerExecStart).
+            proc.exit_status = EXEC_START_FAILED
             proc.error = exc.message
             proc.status = STOPPED
             proc.exited_at_ns = time.time_ns()
             proc.exited.set()
             self._publish("exec_exit", proc)
-            raise user_error("OCI runtime exec failed: exec failed", exc.message) from None
+            # runc's own message already starts with "exec failed: " (containerd adds the rest)
+            raise user_error("OCI runtime exec failed", exc.message, errors.Internal) from None
         return self._mark_started(proc, started_at_ns, "exec_start")
 
     def _delete_exec(self, cid, exec_id):

@@ -24,13 +24,34 @@ class Mounter:
     def unmount_all(self, rootfs):
         mounts.unmount(rootfs)
 
+    # A task's shareable /dev/shm (see shm.py).
+    def mount_tmpfs(self, target, options):
+        mounts.mount("shm", target, "tmpfs", options)
+
+    def is_mounted(self, target):
+        return mounts.is_mountpoint(target)
+
+    def unmount(self, target):
+        mounts.unmount(target, detach=True)
+
 
 class FakeMounter:
     def __init__(self):
         self.mounted = set()
+        self.options = {}
 
     def mount_all(self, mounts, rootfs):
         self.mounted.add(rootfs)
 
     def unmount_all(self, rootfs):
         self.mounted.discard(rootfs)
+
+    def mount_tmpfs(self, target, options):
+        self.mounted.add(target)
+        self.options[target] = list(options)
+
+    def is_mounted(self, target):
+        return target in self.mounted
+
+    def unmount(self, target):
+        self.mounted.discard(target)

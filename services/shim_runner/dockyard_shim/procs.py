@@ -17,15 +17,16 @@ def rfc3339(ns):
     return ids.now_rfc3339(ns) if ns else ""
 
 
-def user_error(prefix, message):
+def user_error(prefix, message, other=errors.FailedPrecondition):
     """Docker's wording; the CLI maps "executable file not found"/"no such file" to 127 and
-    "permission denied" to 126, and dockerd answers those as invalid configuration (400)."""
+    "permission denied" to 126, and dockerd answers those as invalid configuration (400);
+    any other failure is `other`."""
     text = "%s: %s: unknown" % (prefix, message)
     low = message.lower()
     if ("executable file not found" in low or "no such file or directory" in low
             or "permission denied" in low):
         return errors.InvalidArgument(text)
-    return errors.FailedPrecondition(text)
+    return other(text)
 
 
 class Proc:

@@ -25,25 +25,39 @@ class RuntimeError_(Exception):
 _LOGFMT_MSG = re.compile(r'msg="((?:[^"\\]|\\.)*)"')
 
 
+_LOGFMT_LEVEL = re.compile(r'(?:^|\s)level=(\w+)')
+
+
 def error_message(stderr):
-    """Extract the human message from runc/crun stderr (logfmt, JSON or plain text)."""
+    """Extract the human message from runc/crun stderr (logfmt, JSON or plain text).
+
+    As go-runc's getLastRuntimeError, the last error-level entry is the message: runc's
+    warnings ("unable to get oom kill count") must not leak into it."""
     text = stderr.decode(errors="replace") if isinstance(stderr, bytes) else (stderr or "")
-    msgs = []
+    msgs, errs = [], []
     for line in text.splitlines():
         line = line.strip()
         if not line:
             continue
         if line.startswith("{"):
             try:
-                msgs.append(json.loads(line).get("msg") or line)
+                entry = json.loads(line)
+                msgs.append(entry.get("msg") or line)
+                if entry.get("level") == "error":
+                    errs.append(msgs[-1])
                 continue
-            except ValueError:
+            except (ValueError, AttributeError):
                 pass
         m = _LOGFMT_MSG.search(line)
         if m:
             msgs.append(m.group(1).encode().decode("unicode_escape"))
+            level = _LOGFMT_LEVEL.search(line)
+            if level and level.group(1) == "error":
+                errs.append(msgs[-1])
         else:
             msgs.append(line)
+    if errs:
+        return errs[-1]
     return "; ".join(msgs) or text.strip()
 
 

@@ -16,6 +16,7 @@ import time
 from dockyard_common import errors
 
 from . import logrotate
+from . import shm
 from . import logs as logs_mod
 from . import stats as stats_mod
 from .attach import AttachHub
@@ -111,6 +112,7 @@ class TaskService(ExecOps):
                 spec.setdefault("root", {})["path"] = "rootfs"
             elif not os.path.isabs(spec.get("root", {}).get("path", "")):
                 raise errors.InvalidArgument("no rootfs mounts and no absolute root.path")
+            shm.prepare(spec, bundle, self.layout.task_dir, self.mounter)
             process = spec.setdefault("process", {})
             process["terminal"] = bool(terminal)
             apply_spec_user(spec, rootfs_dir if rootfs else spec["root"]["path"])
@@ -150,6 +152,7 @@ class TaskService(ExecOps):
             self._tasks.pop(task.cid, None)
 
     def _remove_bundle(self, task):
+        shm.cleanup(task.dir, self.mounter)
         try:
             self.mounter.unmount_all(os.path.join(task.dir, "rootfs"))
         except OSError as exc:

@@ -10,11 +10,10 @@ import signal as _signal
 from dockyard_common import errors, seccomp
 
 from .. import api_types, gojson
-from . import container_health, container_ports
+from . import container_health, container_ports, container_resources, container_sysinfo
 from . import log_config, storage_opts
 
 NAME_RE = re.compile(r"^/?[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-MIN_MEMORY = 6 * 1024 * 1024
 RESTART_POLICIES = ("", "no", "always", "unless-stopped", "on-failure")
 
 
@@ -42,7 +41,11 @@ def split_create_body(body):
     return config, host_config, networking
 
 
-def validate_host_config(hc):
+def validate_host_config(hc, info=None):
+    """dockerd's create-time checks (in its order); returns the warnings for the create answer.
+    info: the host's SysInfo (probed when None)."""
+    info = info or container_sysinfo.probe()
+    container_resources.check_realtime(hc, info)   # runconfig decode, before all else
     policy = hc.get("RestartPolicy") or {}
     name = policy.get("Name") or ""
     if name not in RESTART_POLICIES:
@@ -57,13 +60,14 @@ def validate_host_config(hc):
     if name and name != "no" and hc.get("AutoRemove"):
         raise errors.InvalidArgument(
             "can't create 'AutoRemove' container with restart policy")
-    memory = int(hc.get("Memory") or 0)
-    if 0 < memory < MIN_MEMORY:
-        raise errors.InvalidArgument("Minimum memory limit allowed is 6MB")
     container_ports.validate(hc)
+    warnings = container_resources.verify_resources(hc, info)
+    warnings += container_resources.verify_settings(hc, info)
+    container_resources.check_block_devices(hc)
     log_config.validate(hc)
     seccomp.parse_security_opts(hc.get("SecurityOpt"))  # dockerd's parseSecurityOpt, at create
     storage_opts.validate(hc)
+    return warnings
 
 
 def _env_key(item):

@@ -14,6 +14,8 @@ from dockyard_api.containers.v1 import containers_pb2
 from dockyard_api.tasks.v1 import tasks_pb2
 from dockyard_common import errors
 
+from . import container_sysinfo
+
 log = logging.getLogger(__name__)
 
 MIN_MEMORY = 6 * 1024 * 1024
@@ -102,8 +104,9 @@ def available_mems():
     return {0}
 
 
-def verify(upd, cpus=None, mems=None):
-    """Docker's checks of the requested values alone; returns the warnings."""
+def verify(upd, cpus=None, mems=None, info=None):
+    """Docker's checks of the requested values alone; returns the warnings.
+    info: the host's SysInfo (a limit it cannot apply is discarded with a warning)."""
     warnings = []
     memory, swap, reservation = upd["Memory"], upd["MemorySwap"], upd["MemoryReservation"]
     if memory != 0 and memory < MIN_MEMORY:
@@ -145,6 +148,10 @@ def verify(upd, cpus=None, mems=None):
         if not wanted <= avail:
             raise errors.InvalidArgument("Requested %s are not available - requested %s, available: %s"
                                          % (label, value, _format_list(avail)))
+    if upd["BlkioWeight"] > 0 and info is not None and not info.blkio_weight:
+        warnings.append("Your kernel does not support Block I/O weight or the cgroup is not "
+                        "mounted. Weight discarded.")
+        upd["BlkioWeight"] = 0
     weight = upd["BlkioWeight"]
     if weight > 0 and (weight < 10 or weight > 1000):
         raise errors.InvalidArgument("Range of blkio weight is from 10 to 1000")
@@ -246,7 +253,7 @@ class ContainerUpdater:
 
     def update(self, ref, body, api_at_least_1_40=True):
         upd = normalize(body, api_at_least_1_40)
-        warnings = verify(upd)
+        warnings = verify(upd, info=container_sysinfo.probe())
         rec = self.backend.get(ref)
         cid = rec.id
         # The container's lock: a start cannot slip between reading the record and applying.

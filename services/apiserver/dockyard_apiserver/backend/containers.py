@@ -24,6 +24,7 @@ from dockyard_common import errors, ids
 
 from ..logresume import ResumingLogs
 from . import container_config as cc
+from . import container_namespaces as namespaces
 from . import event_attrs
 from . import image_platform
 from . import reference
@@ -99,9 +100,10 @@ class ContainerBackend(ExecOps):
         config, hc, networking = cc.split_create_body(body)
         if name:
             name = cc.validate_name(name)
-        cc.validate_host_config(hc)
+        warnings = cc.validate_host_config(hc)
+        namespaces.normalize(hc, self.get)  # dockerd looks the donors up before the image
         image = self._image(config["Image"])
-        warnings = image_platform.check(config["Image"], image, platform)
+        warnings += image_platform.check(config["Image"], image, platform)
         image_cfg = (views.loads(image.config_json, {}) or {}).get("config") or {}
         config = cc.merge_image_config(config, image_cfg)
         plan = cc.plan_mounts(config, hc, self._volumes_from(hc))
@@ -177,6 +179,7 @@ class ContainerBackend(ExecOps):
         config["Hostname"] = hostname
         net = self.nets.plan(cid, name, config, hc, networking, undo)
         hostname = config["Hostname"]  # container:<id> mode takes the other one's
+        namespaces.record_network_mode(hc, net)
 
         docker_mounts, user_mounts = [], []
         for entry in plan:
