@@ -15,23 +15,26 @@ _KEPT_XATTR_PREFIXES = ("user.", "security.capability")
 CHUNK = 1024 * 1024
 
 
-def write_layer(upperdir, fileobj):
-    """Write the tar of upperdir's changes to fileobj (only .write() is used)."""
+def write_layer(upperdir, fileobj, skip=()):
+    """Write the tar of upperdir's changes to fileobj (only .write() is used); skip: relative
+    paths left out (with their contents)."""
     with tarfile.open(fileobj=fileobj, mode="w|", format=tarfile.PAX_FORMAT) as tar:
-        _Walker(upperdir, tar).walk("")
+        _Walker(upperdir, tar, skip).walk("")
 
 
 class _Walker:
-    def __init__(self, root, tar):
+    def __init__(self, root, tar, skip=()):
         self.root = root
         self.tar = tar
+        self.skip = frozenset(skip)
         self.links = {}    # (dev, ino) -> first name, for hard links inside the layer
 
     def walk(self, rel):
         path = os.path.join(self.root, rel) if rel else self.root
         for name in sorted(os.listdir(path)):
             child = rel + "/" + name if rel else name
-            self.entry(child)
+            if child not in self.skip:
+                self.entry(child)
 
     def entry(self, rel):
         full = os.path.join(self.root, rel)

@@ -21,7 +21,8 @@ log = logging.getLogger(__name__)
 
 KIND_MODIFIED, KIND_ADDED, KIND_DELETED = 0, 1, 2
 # Mountpoints the runtime creates in the rootfs when the image lacks them. Docker keeps them in
-# the container's init layer, below the diff, so `docker diff` never lists them as added.
+# the container's init layer (initlayer.py), below the diff; a snapshot prepared before init
+# layers existed has them in its upperdir, and diff and commit leave them out there.
 INIT_PATHS = frozenset(("/dev", "/dev/pts", "/dev/shm", "/dev/console", "/proc", "/sys",
                         "/etc/resolv.conf", "/etc/hosts", "/etc/hostname", "/etc/mtab",
                         "/.dockerenv"))
@@ -140,7 +141,8 @@ class SnapshotFS:
             raise errors.InvalidArgument("snapshot %s is not active" % key)
         upper = self.snapshots.fs_path(key)
         lowers = [self.snapshots.fs_path(r["key"]) for r in rows[1:]]
-        return upper_changes(upper, lowers)
+        return upper_changes(upper, lowers,
+                             hide_init_paths=not self.snapshots.has_init_layer(key))
 
 
 def sorted_binds(binds):
@@ -186,12 +188,27 @@ def bind_target(root, dest, is_dir):
     return os.path.join(root, *parts)
 
 
-def upper_changes(upper, lowers):
+def legacy_mount_points(upper, lowers):
+    """The INIT_PATHS (relative) that runc created empty in an upperdir without init layer."""
+    out = set()
+    for path in INIT_PATHS:
+        rel = path.lstrip("/")
+        try:
+            st = os.lstat(os.path.join(upper, rel))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        if _empty(st, upper, rel) and lower_stat(lowers, rel) is None:
+            out.add(rel)
+    return out
+
+
+def upper_changes(upper, lowers, hide_init_paths=True):
     """moby's overlay changes (pkg/archive changes()): walk the upperdir in lexical order;
     whiteouts (0/0 char devices) are deletions, an opaque directory that hid a lower one is a
     deletion followed by its contents as additions; everything else is a modification when the
     lower layers have it (a directory only if its size, mode or mtime differ), else an
-    addition. The parent of an addition or deletion is always reported as modified."""
+    addition. The parent of an addition or deletion is always reported as modified.
+    hide_init_paths: leave out runtime mount points (a snapshot without init layer)."""
     out = []
     changed_dirs = set()
 
@@ -226,7 +243,8 @@ def upper_changes(upper, lowers):
                     kind = None     # a directory copied up only because of its children
                 else:
                     kind = KIND_MODIFIED
-            if kind == KIND_ADDED and path in INIT_PATHS and _empty(st, upper, child):
+            if (hide_init_paths and kind == KIND_ADDED and path in INIT_PATHS
+                    and _empty(st, upper, child)):
                 kind = None
             if kind is not None:
                 if is_dir:

@@ -21,7 +21,7 @@ from dockyard_common import errors, ids
 
 from dockyard_common import reference
 
-from . import archive, diff, unpack
+from . import archive, diff, fsops, unpack
 from .content import ContentStore
 from .db import Database
 from .distribution import DistributionMetadata
@@ -318,8 +318,7 @@ class ImageStore:
             used_blobs |= self.dist.used_blobs(image_ids, all_diffs)
             used_blobs.update(self._leases)
             used_chains.update(self._leases)
-            for row in self.db.query("SELECT parent FROM snapshots WHERE kind = 'active'"):
-                used_chains.update(r["key"] for r in self.snapshots.chain(row["parent"]))
+            used_chains |= self.snapshots.pinned_chains()
             removed = []
             for row in self.db.query("SELECT key FROM snapshots WHERE kind = 'committed' ORDER BY id DESC"):
                 if row["key"] not in used_chains:
@@ -535,11 +534,17 @@ class ImageStore:
         info = self.snapshots.info(snapshot_key)
         if info["kind"] != "active":
             raise errors.InvalidArgument("snapshot %s is not active" % snapshot_key)
-        if (parent.chain_id if parent else "") != info["parent"]:
+        if (parent.chain_id if parent else "") != self.snapshots.image_parent(snapshot_key):
             raise errors.InvalidArgument("snapshot %s was not prepared from image %s"
                                          % (snapshot_key, parent.id if parent else "(none)"))
+        upper = self.snapshots.fs_path(snapshot_key)
+        skip = ()
+        if not self.snapshots.has_init_layer(snapshot_key):
+            # made before init layers: runc left its mount points in the upperdir
+            lowers = [self.snapshots.fs_path(r["key"]) for r in self.snapshots.chain(info["parent"])]
+            skip = fsops.legacy_mount_points(upper, lowers)
         with self.content.writer() as w:
-            diff.write_layer(self.snapshots.fs_path(snapshot_key), w)
+            diff.write_layer(upper, w, skip=skip)
         return w.digest
 
     # ------------------------------------------------------------------------------------------

@@ -110,7 +110,8 @@ class SnapshotsServicer(snapshots_pb2_grpc.SnapshotsServicer):
         self.fs = fs      # fsops.SnapshotFS: the archive API and changes
 
     def Prepare(self, request, context):
-        return mounts_pb(self.snapshots.prepare(request.key, request.parent))
+        return mounts_pb(self.snapshots.prepare(request.key, request.parent,
+                                                 init_layer=request.init_layer))
 
     def Mounts(self, request, context):
         return mounts_pb(self.snapshots.mounts(request.key))

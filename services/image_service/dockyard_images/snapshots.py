@@ -3,6 +3,11 @@
 A committed snapshot's fs/ holds one unpacked layer and is shared by every image whose chain
 contains it. An active snapshot has fs/ (the overlay upperdir) and work/ (its workdir); its
 lowerdirs are the committed chain from its parent down to the base layer.
+
+A container's snapshot is prepared with an init layer (Docker's "<id>-init"): a committed
+snapshot "<key>-init" holding the runtime's mount points (initlayer.py) between the image and
+the writable layer. It belongs to that one active snapshot and is removed with it. Snapshots
+prepared before init layers existed have the image's chain as their direct parent.
 """
 
 import logging
@@ -14,10 +19,17 @@ import time
 
 from dockyard_common import errors
 
+from . import initlayer
+
 log = logging.getLogger(__name__)
 
 COMMITTED = "committed"
 ACTIVE = "active"
+INIT_SUFFIX = "-init"
+
+
+def init_key(key):
+    return key + INIT_SUFFIX
 
 
 class Snapshotter:
@@ -69,6 +81,28 @@ class Snapshotter:
             rows.append(row)
             key = row["parent"]
         return rows
+
+    def has_init_layer(self, key):
+        """Was the active snapshot key prepared over its own init layer?"""
+        return self._get(key)["parent"] == init_key(key)
+
+    def image_parent(self, key):
+        """The committed chain key was prepared from, below its init layer if it has one."""
+        row = self._get(key)
+        if row["parent"] == init_key(key):
+            return self._get(row["parent"])["parent"]
+        return row["parent"]
+
+    def pinned_chains(self):
+        """Committed snapshots in use by active snapshots and by init layers (an init layer is
+        committed just before its active snapshot is created: gc must not take it between)."""
+        used = set()
+        for row in self.db.query("SELECT key, parent FROM snapshots WHERE kind = ?", (ACTIVE,)):
+            used.update(r["key"] for r in self.chain(row["parent"]))
+        for row in self.db.query("SELECT key FROM snapshots WHERE kind = ? AND key LIKE ?",
+                                 (COMMITTED, "%" + INIT_SUFFIX)):
+            used.update(r["key"] for r in self.chain(row["key"]))
+        return used
 
     def committed_size(self, chain_id):
         row = self.db.one("SELECT size FROM snapshots WHERE key = ? AND kind = ?", (chain_id, COMMITTED))
@@ -136,15 +170,47 @@ class Snapshotter:
         shutil.rmtree(self._dir(row), ignore_errors=True)
 
     # -- active snapshots ---------------------------------------------------------------------
-    def prepare(self, key, parent=""):
+    def prepare(self, key, parent="", init_layer=False):
+        """An active snapshot over parent; with init_layer, over a new init layer on parent."""
         if not key:
             raise errors.InvalidArgument("snapshot key is required")
+        if not init_layer:
+            return self._prepare(key, parent)
+        with self._lock_for(key):       # one prepare per key: a loser must not drop the init layer
+            if self.exists(key):
+                raise errors.Conflict("snapshot %s already exists" % key)
+            ikey = self._make_init_layer(key, parent)
+            try:
+                return self._prepare(key, ikey)
+            except BaseException:
+                self.remove_committed(ikey)
+                raise
+
+    def _make_init_layer(self, key, parent):
+        self._check_parent(parent)
+        ikey = init_key(key)
+        if self.exists(ikey):
+            self.remove_committed(ikey)    # left by a crash before its active snapshot existed
+        lowers = [os.path.join(self._dir(r), "fs") for r in self.chain(parent)]
+        tmp = self.new_layer_dir()
+        try:
+            initlayer.populate(os.path.join(tmp, "fs"), lowers)
+        except BaseException:
+            self.discard_layer_dir(tmp)
+            raise
+        self.commit_layer_dir(tmp, ikey, parent, 0)
+        return ikey
+
+    def _check_parent(self, parent):
         if parent:
             prow = self.db.one("SELECT kind FROM snapshots WHERE key = ?", (parent,))
             if prow is None:
                 raise errors.NotFound("parent snapshot %s does not exist" % parent)
             if prow["kind"] != COMMITTED:
                 raise errors.InvalidArgument("parent snapshot %s is not committed" % parent)
+
+    def _prepare(self, key, parent):
+        self._check_parent(parent)
         with self.db.tx() as conn:
             if conn.execute("SELECT 1 FROM snapshots WHERE key = ?", (key,)).fetchone():
                 raise errors.Conflict("snapshot %s already exists" % key)
@@ -185,6 +251,8 @@ class Snapshotter:
         with self.db.tx() as conn:
             conn.execute("DELETE FROM snapshots WHERE id = ?", (row["id"],))
         _rmtree_hard(self._dir(row))
+        if row["parent"] == init_key(key):
+            self.remove_committed(row["parent"])
 
     def usage(self, key):
         return disk_usage(os.path.join(self._dir(self._get(key)), "fs"))
@@ -202,6 +270,11 @@ class Snapshotter:
         for name in os.listdir(self.root):
             if name.startswith("new-") or (name.isdigit() and name not in known):
                 _rmtree_hard(os.path.join(self.root, name))
+        for row in self.db.query("SELECT key FROM snapshots WHERE kind = ? AND key LIKE ?",
+                                 (COMMITTED, "%" + INIT_SUFFIX)):
+            if not self.db.one("SELECT 1 FROM snapshots WHERE parent = ?", (row["key"],)):
+                log.warning("init layer %s has no container layer; dropping it", row["key"])
+                self.remove_committed(row["key"])
 
 
 def _rmtree_hard(path):

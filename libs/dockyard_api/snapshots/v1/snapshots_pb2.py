@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from dockyard_api.types.v1 import types_pb2 as dockyard__api_dot_types_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)dockyard_api/snapshots/v1/snapshots.proto\x12\x19\x64ockyard_api.snapshots.v1\x1a!dockyard_api/types/v1/types.proto\"V\n\x0bPathRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12,\n\x06mounts\x18\x03 \x03(\x0b\x32\x1c.dockyard_api.types.v1.Mount\"$\n\x06\x43hange\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\x05\"E\n\x0f\x43hangesResponse\x12\x32\n\x07\x63hanges\x18\x01 \x03(\x0b\x32!.dockyard_api.snapshots.v1.Change\"5\n\x16PrepareSnapshotRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\"\x1a\n\x0bSnapshotKey\x12\x0b\n\x03key\x18\x01 \x01(\t\">\n\x0eMountsResponse\x12,\n\x06mounts\x18\x01 \x03(\x0b\x32\x1c.dockyard_api.types.v1.Mount\"-\n\rUsageResponse\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12\x0e\n\x06inodes\x18\x02 \x01(\x03\"9\n\x0cSnapshotInfo\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"S\n\x15ListSnapshotsResponse\x12:\n\tsnapshots\x18\x01 \x03(\x0b\x32\'.dockyard_api.snapshots.v1.SnapshotInfo2\xba\x06\n\tSnapshots\x12g\n\x07Prepare\x12\x31.dockyard_api.snapshots.v1.PrepareSnapshotRequest\x1a).dockyard_api.snapshots.v1.MountsResponse\x12[\n\x06Mounts\x12&.dockyard_api.snapshots.v1.SnapshotKey\x1a).dockyard_api.snapshots.v1.MountsResponse\x12N\n\x06Remove\x12&.dockyard_api.snapshots.v1.SnapshotKey\x1a\x1c.dockyard_api.types.v1.Empty\x12Y\n\x05Usage\x12&.dockyard_api.snapshots.v1.SnapshotKey\x1a(.dockyard_api.snapshots.v1.UsageResponse\x12V\n\x04List\x12\x1c.dockyard_api.types.v1.Empty\x1a\x30.dockyard_api.snapshots.v1.ListSnapshotsResponse\x12S\n\x08StatPath\x12&.dockyard_api.snapshots.v1.PathRequest\x1a\x1f.dockyard_api.types.v1.PathStat\x12X\n\nArchiveGet\x12&.dockyard_api.snapshots.v1.PathRequest\x1a .dockyard_api.types.v1.DataChunk0\x01\x12V\n\nArchivePut\x12(.dockyard_api.types.v1.ArchivePutRequest\x1a\x1c.dockyard_api.types.v1.Empty(\x01\x12]\n\x07\x43hanges\x12&.dockyard_api.snapshots.v1.SnapshotKey\x1a*.dockyard_api.snapshots.v1.ChangesResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)dockyard_api/snapshots/v1/snapshots.proto\x12\x19\x64ockyard_api.snapshots.v1\x1a!dockyard_api/types/v1/types.proto\"V\n\x0bPathRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0c\n\x04path\x18\x02 \x01(\t\x12,\n\x06mounts\x18\x03 \x03(\x0b\x32\x1c.dockyard_api.types.v1.Mount\"$\n\x06\x43hange\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\x05\"E\n\x0f\x43hangesResponse\x12\x32\n\x07\x63hanges\x18\x01 \x03(\x0b\x32!.dockyard_api.snapshots.v1.Change\"I\n\x16PrepareSnapshotRequest\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x12\n\ninit_layer\x18\x03 \x01(\x08\"\x1a\n\x0bSnapshotKey\x12\x0b\n\x03key\x18\x01 \x01(\t\">\n\x0eMountsResponse\x12,\n\x06mounts\x18\x01 \x03(\x0b\x32\x1c.dockyard_api.types.v1.Mount\"-\n\rUsageResponse\x12\x0c\n\x04size\x18\x01 \x01(\x03\x12\x0e\n\x06inodes\x18\x02 \x01(\x03\"9\n\x0cSnapshotInfo\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\x0e\n\x06parent\x18\x02 \x01(\t\x12\x0c\n\x04kind\x18\x03 \x01(\t\"S\n\x15ListSnapshotsResponse\x12:\n\tsnapshots\x18\x01 \x03(\x0b\x32\'.dockyard_api.snapshots.v1.SnapshotInfo2\xba\x06\n\tSnapshots\x12g\n\x07Prepare\x12\x31.dockyard_api.snapshots.v1.PrepareSnapshotRequest\x1a).dockyard_api.snapshots.v1.MountsResponse\x12[\n\x06Mounts\x12&.dockyard_api.snapshots.v1.SnapshotKey\x1a).dockyard_api.snapshots.v1.MountsResponse\x12N\n\x06Remove\x12&.dockyard_api.snapshots.v1.SnapshotKey\x1a\x1c.dockyard_api.types.v1.Empty\x12Y\n\x05Usage\x12&.dockyard_api.snapshots.v1.SnapshotKey\x1a(.dockyard_api.snapshots.v1.UsageResponse\x12V\n\x04List\x12\x1c.dockyard_api.types.v1.Empty\x1a\x30.dockyard_api.snapshots.v1.ListSnapshotsResponse\x12S\n\x08StatPath\x12&.dockyard_api.snapshots.v1.PathRequest\x1a\x1f.dockyard_api.types.v1.PathStat\x12X\n\nArchiveGet\x12&.dockyard_api.snapshots.v1.PathRequest\x1a .dockyard_api.types.v1.DataChunk0\x01\x12V\n\nArchivePut\x12(.dockyard_api.types.v1.ArchivePutRequest\x1a\x1c.dockyard_api.types.v1.Empty(\x01\x12]\n\x07\x43hanges\x12&.dockyard_api.snapshots.v1.SnapshotKey\x1a*.dockyard_api.snapshots.v1.ChangesResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,17 +39,17 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHANGESRESPONSE']._serialized_start=233
   _globals['_CHANGESRESPONSE']._serialized_end=302
   _globals['_PREPARESNAPSHOTREQUEST']._serialized_start=304
-  _globals['_PREPARESNAPSHOTREQUEST']._serialized_end=357
-  _globals['_SNAPSHOTKEY']._serialized_start=359
-  _globals['_SNAPSHOTKEY']._serialized_end=385
-  _globals['_MOUNTSRESPONSE']._serialized_start=387
-  _globals['_MOUNTSRESPONSE']._serialized_end=449
-  _globals['_USAGERESPONSE']._serialized_start=451
-  _globals['_USAGERESPONSE']._serialized_end=496
-  _globals['_SNAPSHOTINFO']._serialized_start=498
-  _globals['_SNAPSHOTINFO']._serialized_end=555
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=557
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=640
-  _globals['_SNAPSHOTS']._serialized_start=643
-  _globals['_SNAPSHOTS']._serialized_end=1469
+  _globals['_PREPARESNAPSHOTREQUEST']._serialized_end=377
+  _globals['_SNAPSHOTKEY']._serialized_start=379
+  _globals['_SNAPSHOTKEY']._serialized_end=405
+  _globals['_MOUNTSRESPONSE']._serialized_start=407
+  _globals['_MOUNTSRESPONSE']._serialized_end=469
+  _globals['_USAGERESPONSE']._serialized_start=471
+  _globals['_USAGERESPONSE']._serialized_end=516
+  _globals['_SNAPSHOTINFO']._serialized_start=518
+  _globals['_SNAPSHOTINFO']._serialized_end=575
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=577
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=660
+  _globals['_SNAPSHOTS']._serialized_start=663
+  _globals['_SNAPSHOTS']._serialized_end=1489
 # @@protoc_insertion_point(module_scope)

@@ -32,12 +32,14 @@ class ChangesResponse(_message.Message):
     def __init__(self, changes: _Optional[_Iterable[_Union[Change, _Mapping]]] = ...) -> None: ...
 
 class PrepareSnapshotRequest(_message.Message):
-    __slots__ = ("key", "parent")
+    __slots__ = ("key", "parent", "init_layer")
     KEY_FIELD_NUMBER: _ClassVar[int]
     PARENT_FIELD_NUMBER: _ClassVar[int]
+    INIT_LAYER_FIELD_NUMBER: _ClassVar[int]
     key: str
     parent: str
-    def __init__(self, key: _Optional[str] = ..., parent: _Optional[str] = ...) -> None: ...
+    init_layer: bool
+    def __init__(self, key: _Optional[str] = ..., parent: _Optional[str] = ..., init_layer: _Optional[bool] = ...) -> None: ...
 
 class SnapshotKey(_message.Message):
     __slots__ = ("key",)

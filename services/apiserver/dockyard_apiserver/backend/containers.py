@@ -167,8 +167,9 @@ class ContainerBackend(ExecOps):
         return "%s_%s" % (ids.random_name(), ids.new_id()[:6])
 
     def _create_resources(self, cid, name, config, hc, networking, image, plan, undo):
-        # Snapshot: the container's writable layer on top of the image.
-        resp = self.c.snapshots.Prepare(snapshots_pb2.PrepareSnapshotRequest(key=cid, parent=image.chain_id))
+        # Snapshot: the container's writable layer over its init layer on top of the image.
+        resp = self.c.snapshots.Prepare(snapshots_pb2.PrepareSnapshotRequest(
+            key=cid, parent=image.chain_id, init_layer=True))
         undo.append(lambda: self.c.snapshots.Remove(snapshots_pb2.SnapshotKey(key=cid)))
 
         mode = hc.get("NetworkMode") or "default"
