@@ -42,6 +42,7 @@ class World:
         self.fail = {}           # method name -> exception to raise once
         self.execs = {}
         self.image_files = {}    # path -> bytes of the image's files (Snapshots.ArchiveGet)
+        self.path_stats = {}     # path -> PathStat (Snapshots.StatPath); others are not found
 
     def maybe_fail(self, name):
         exc = self.fail.pop(name, None)
@@ -80,6 +81,11 @@ class FakeSnapshots:
 
     def Usage(self, req):
         return snapshots_pb2.UsageResponse(size=42)
+
+    def StatPath(self, req):
+        if req.path not in self.w.path_stats:
+            raise errors.NotFound("Could not find the file %s" % req.path)
+        return self.w.path_stats[req.path]
 
     def ArchiveGet(self, req):
         """A tar of `req.path` from `w.image_files` ({"/etc/passwd": b"..."}): NotFound if none."""

@@ -57,6 +57,9 @@ def _ignore(fn, *args, kinds=(errors.NotFound,)):
         return None
 
 
+GO_MODE_DIR, GO_MODE_SYMLINK = 1 << 31, 1 << 27     # PathStat.mode is a Go os.FileMode
+
+
 class ContainerBackend(ExecOps):
     """What routers/containers.py needs (see its `Backend` protocol)."""
 
@@ -166,11 +169,27 @@ class ContainerBackend(ExecOps):
                 continue
         return "%s_%s" % (ids.random_name(), ids.new_id()[:6])
 
+    def _check_working_dir(self, key, path):
+        """dockerd's SetupWorkingDirectory at create: a working dir that exists as something else
+        than a directory fails the create (a missing one is made by the runtime at start)."""
+        if not path or path == "/":
+            return
+        path = path.rstrip("/")
+        try:
+            st = self.c.snapshots.StatPath(snapshots_pb2.PathRequest(key=key, path=path))
+            if st.mode & GO_MODE_SYMLINK and st.link_target:   # followed, as GetResourcePath
+                st = self.c.snapshots.StatPath(snapshots_pb2.PathRequest(key=key, path=st.link_target))
+        except errors.NotFound:
+            return
+        if not st.mode & GO_MODE_DIR:
+            raise errors.InvalidArgument("Cannot mkdir: %s is not a directory" % path)
+
     def _create_resources(self, cid, name, config, hc, networking, image, plan, undo):
         # Snapshot: the container's writable layer over its init layer on top of the image.
         resp = self.c.snapshots.Prepare(snapshots_pb2.PrepareSnapshotRequest(
             key=cid, parent=image.chain_id, init_layer=True))
         undo.append(lambda: self.c.snapshots.Remove(snapshots_pb2.SnapshotKey(key=cid)))
+        self._check_working_dir(cid, config.get("WorkingDir"))
 
         mode = hc.get("NetworkMode") or "default"
         if mode == "host":
