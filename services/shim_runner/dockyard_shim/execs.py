@@ -29,6 +29,8 @@ class ExecOps:
 
     def _await_prepared(self, proc, timeout=PREPARE_TIMEOUT):
         """An exec's monitor is started in the background by exec(): wait for it here."""
+        if proc.start_error is not None:
+            raise proc.start_error
         if proc.prepared is not None and not proc.prepared.wait(timeout):
             raise errors.FailedPrecondition("exec %s: the monitor did not start" % proc.exec_id)
         if proc.prepare_error:
@@ -96,14 +98,23 @@ class ExecOps:
                     process[key] = base[key]
             process["terminal"] = bool(terminal)
             user = process.get("user")
+            user_error_ = None
             if isinstance(user, str):   # a Docker User string: resolve it against the rootfs
                 del process["user"]
-                apply_user({"process": process}, os.path.join(task.dir, "rootfs"), user,
-                           group_add_of(task_spec))
+                try:
+                    apply_user({"process": process}, os.path.join(task.dir, "rootfs"), user,
+                               group_add_of(task_spec))
+                except errors.InvalidArgument as exc:
+                    user_error_ = exc
             process.setdefault("cwd", "/")
             pdir = os.path.join(task.dir, "execs", exec_id)
             os.makedirs(pdir)
             proc = ExecProc(cid, exec_id, pdir, terminal, stdin)
+            if user_error_ is not None:
+                # dockerd reports an unknown exec user when the exec starts, not at create
+                self._refuse_at_start(proc, user_error_)
+                task.execs[exec_id] = proc
+                return
             spec_path = os.path.join(pdir, "process.json")
             with open(spec_path, "w") as f:
                 json.dump(process, f)
@@ -115,6 +126,16 @@ class ExecOps:
             task.execs[exec_id] = proc
         threading.Thread(target=self._prepare_exec, args=(proc, pspec), name="exec-prepare",
                          daemon=True).start()
+
+    @staticmethod
+    def _refuse_at_start(proc, exc):
+        """An exec that will never run: its start raises exc, its exit code is 126."""
+        proc.start_error = exc
+        proc.status = STOPPED
+        proc.exit_status = EXEC_START_FAILED
+        proc.error = exc.message
+        proc.exited_at_ns = time.time_ns()
+        proc.exited.set()
 
     def _prepare_exec(self, proc, pspec):
         try:

@@ -49,6 +49,7 @@ class Proc:
         self.pending = None          # PendingExec until an exec is started
         self.prepared = None         # an exec's monitor start: Event set once it is settled
         self.prepare_error = None
+        self.start_error = None      # raised as it is by an exec's start (dockerd resolves its user there)
         self.attaching = 0           # attach() calls under way (start waits for them)
         self.attach_cv = threading.Condition()
 

@@ -369,7 +369,7 @@ class TaskService(ExecOps):
     def _hub(self, proc):
         try:
             self._await_prepared(proc)
-        except errors.FailedPrecondition:
+        except errors.DockyardError:     # no monitor: nothing to attach to
             return None
         with proc.lock:
             if proc.hub is None:

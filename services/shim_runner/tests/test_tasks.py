@@ -256,3 +256,18 @@ def test_exec_user_gets_the_containers_group_add(env):
     svc.exec("c1", "e1", json.dumps({"args": ["id"], "user": "42:7"}).encode())
     with open(os.path.join(svc._proc("c1", "e1").dir, "process.json")) as f:
         assert json.load(f)["user"] == {"uid": 42, "gid": 7, "additionalGids": [7, 123]}
+
+
+def test_an_unknown_exec_user_fails_at_start_with_126(env):
+    """dockerd resolves an exec's user when it starts: create succeeds, start fails, exit 126."""
+    svc, rt, mon, mnt, layout = env
+    svc.create("c1", SPEC, MOUNTS)
+    svc.start("c1")
+    svc.exec("c1", "e1", json.dumps({"args": ["id"], "user": "nosuchuser"}).encode())
+    assert svc.attach("c1", "e1") is None          # nothing to attach to
+    with pytest.raises(errors.InvalidArgument,
+                       match="^unable to find user nosuchuser: no matching entries in passwd file$"):
+        svc.start("c1", "e1")
+    st = svc.state("c1", "e1")
+    assert st["status"] == "stopped" and st["exit_status"] == 126
+    svc.delete("c1", "e1")
