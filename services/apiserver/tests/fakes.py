@@ -27,6 +27,7 @@ class FakeImages:
         self.images = {}        # id -> Image
         self.imported = []      # (header, bytes)
         self.loaded = []
+        self.layer_sizes = {}   # image id -> diff size of a layer only it uses (goes with it)
 
     def add(self, tags=(), config=None, parent="", created="2024-01-02T03:04:05.123456789Z", size=1234):
         cfg = {"architecture": "amd64", "os": "linux", "config": config or {},
@@ -80,6 +81,9 @@ class FakeImages:
                 items.append(images_pb2.DeleteImageItem(untagged=t))
         del self.images[img.id]
         items.append(images_pb2.DeleteImageItem(deleted=img.id))
+        if self.layer_sizes.get(img.id):      # its own layer went with it (the others are shared)
+            items.append(images_pb2.DeleteImageItem(deleted="sha256:" + "c" * 64,
+                                                    size=self.layer_sizes[img.id]))
         return images_pb2.DeleteImageResponse(items=items)
 
     def History(self, req):

@@ -297,14 +297,14 @@ class ImageStore:
             conn.execute("DELETE FROM images WHERE id = ?", (image_id,))
         items.append({"deleted": image_id})
         log.info("deleted image %s", image_id)
-        for chain in self.gc():
-            items.append({"deleted": chain})
+        for chain, size in self.gc():
+            items.append({"deleted": chain, "size": size})
         if prune and row["parent"] and self._row(row["parent"]):
             self._delete_helper(row["parent"], items, False, True, True)
 
     def gc(self):
         """Remove committed layers and blobs no image (or active snapshot) uses any more.
-        Returns the chain ids of the removed layers, top first."""
+        Returns (chain id, diff size) of each removed layer, top first."""
         with self.lock:
             used_chains, used_blobs = set(), set()
             image_ids, all_diffs = set(), set()
@@ -320,10 +320,11 @@ class ImageStore:
             used_chains.update(self._leases)
             used_chains |= self.snapshots.pinned_chains()
             removed = []
-            for row in self.db.query("SELECT key FROM snapshots WHERE kind = 'committed' ORDER BY id DESC"):
+            for row in self.db.query("SELECT key, size FROM snapshots WHERE kind = 'committed' "
+                                     "ORDER BY id DESC"):
                 if row["key"] not in used_chains:
                     self.snapshots.remove_committed(row["key"])
-                    removed.append(row["key"])
+                    removed.append((row["key"], row["size"]))
             removed_blobs = set()
             for digest in self.content.list():
                 if digest not in used_blobs:

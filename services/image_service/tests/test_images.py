@@ -107,7 +107,8 @@ def test_delete_untag_then_delete(store):
     items = store.delete("a:2")
     assert items[0] == {"untagged": "a:2"}
     assert items[1] == {"deleted": image_id}
-    assert {"deleted": digest(L1)} in items          # the released layer (chain id)
+    # the released layer (chain id) with its diff size: the bytes of its regular files
+    assert {"deleted": digest(L1), "size": 4 + 2000} in items
     assert store.list(all=True) == [] and store.content.list() == []
     assert store.snapshots.list() == []
 

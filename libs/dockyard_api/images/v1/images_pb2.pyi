@@ -66,12 +66,14 @@ class DeleteImageRequest(_message.Message):
     def __init__(self, ref: _Optional[str] = ..., force: _Optional[bool] = ..., no_prune: _Optional[bool] = ...) -> None: ...
 
 class DeleteImageItem(_message.Message):
-    __slots__ = ("untagged", "deleted")
+    __slots__ = ("untagged", "deleted", "size")
     UNTAGGED_FIELD_NUMBER: _ClassVar[int]
     DELETED_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
     untagged: str
     deleted: str
-    def __init__(self, untagged: _Optional[str] = ..., deleted: _Optional[str] = ...) -> None: ...
+    size: int
+    def __init__(self, untagged: _Optional[str] = ..., deleted: _Optional[str] = ..., size: _Optional[int] = ...) -> None: ...
 
 class DeleteImageResponse(_message.Message):
     __slots__ = ("items",)

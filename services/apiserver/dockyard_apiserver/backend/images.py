@@ -294,7 +294,8 @@ class ImageBackend:
                     deleted.append({"Deleted": item.deleted})
                     if item.deleted == img.id:
                         self._event("delete", img.id, img.id)
-            reclaimed += img.size
+                # as dockerd: the diff sizes of the layers that went, not the images' sizes
+                reclaimed += item.size
         event_attrs.emit_prune(self.events, "image", reclaimed)
         return {"ImagesDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
