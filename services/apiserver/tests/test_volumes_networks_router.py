@@ -82,7 +82,8 @@ def test_network_create_list_inspect_remove(client, daemon):
 def test_network_errors(client, daemon):
     r = client.post("/networks/create", data="{not json", content_type="application/json")
     assert r.status_code == 400 and "invalid character" in r.get_json()["message"]
-    assert client.post("/networks/create", json={"Name": "x", "Driver": "overlay"}).status_code == 400
+    r = client.post("/networks/create", json={"Name": "x", "Driver": "overlay"})
+    assert r.status_code == 503 and "not a swarm manager" in r.get_json()["message"]
     assert client.post("/networks/create", json={"Name": "host"}).status_code == 403
     assert client.delete("/networks/bridge").status_code == 403
     r = client.post("/networks/bridge/connect", data="[1,", content_type="application/json")

@@ -163,7 +163,7 @@ class Links:
         try:
             v6 = (str(address6), prefixlen6, str(gateway6) if gateway6 else None) \
                 if address6 else None
-            netns.run_in(netns_path, _configure_peer, ifname, str(address), prefixlen,
+            netns.run_in(netns_path, configure_peer, ifname, str(address), prefixlen,
                          str(gateway) if gateway else None, v6)
         except Exception:
             self.delete_link(host)
@@ -215,7 +215,7 @@ def _add_v6(ipr, idx, address, prefixlen):
             raise
 
 
-def _configure_peer(ifname, address, prefixlen, gateway, v6=None):
+def configure_peer(ifname, address, prefixlen, gateway, v6=None):
     """Inside the netns: the addresses, the link up, the default routes. v6: (address,
     prefixlen, gateway or None) or None."""
     with IPRoute() as ipr:

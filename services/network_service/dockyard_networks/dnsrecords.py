@@ -2,8 +2,9 @@
 
 `build()` turns network.db rows into a `Records` snapshot after every change; the DNS thread only
 reads the current snapshot, which the manager swaps whole, so answers follow connect/disconnect
-at once. As Docker: only user-defined bridge networks resolve names; a container sees the names
-on the networks it is on (name, alias or short id, optionally suffixed ".<network>").
+at once. As Docker: only user-defined networks (bridge, macvlan, ipvlan) resolve names; a
+container sees the names on the networks it is on (name, alias or short id, optionally suffixed
+".<network>").
 Names not ours go to the container's --dns servers when it has IPv4 ones (libnetwork's extDNS),
 else to the service's upstreams.
 """
@@ -20,7 +21,7 @@ FORWARD = "forward"
 
 
 def is_user_network(net):
-    return bool(net) and net["driver"] == "bridge" and not net["predefined"]
+    return bool(net) and not net["predefined"]  # user bridge, macvlan and ipvlan networks
 
 
 def dns_names(container_name, container_id, aliases):

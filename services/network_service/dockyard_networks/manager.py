@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from dockyard_common import ids
 from dockyard_common.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 
-from . import dnsfiles, dnsrecords, ipam, ipam_plan, portmap, resolvconf
+from . import dnsfiles, dnsrecords, ipam, ipam_plan, macvlan, portmap, resolvconf
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -47,9 +47,10 @@ def _is_hex(s):
 
 class NetworkManager:
     def __init__(self, cfg, links, store=None, host_files=None, firewall=None, ports=None,
-                 dns=None):
+                 dns=None, vlan=None):
         self.cfg = cfg
         self.links = links
+        self.vlan = vlan or macvlan.VlanDriver()  # the macvlan and ipvlan drivers
         self.firewall = firewall
         self.ports = ports if ports is not None else portmap.PortAllocator()
         self.dns = dns  # a DnsServer (None: no embedded DNS, as in most unit tests)
@@ -93,6 +94,11 @@ class NetworkManager:
                         self._ensure_bridge(net)
                     except Exception:
                         log.exception("cannot restore bridge", extra={"bridge": net["bridge_name"]})
+                elif macvlan.handles(net["driver"]):
+                    try:
+                        self.vlan.restore(net)
+                    except Exception:
+                        log.exception("cannot restore parent link", extra={"link": net["parent"]})
             for sb in self.store.sandboxes():
                 if sb["mode"] == "netns" and not self.links.sandbox_alive(sb["netns_path"]):
                     log.info("sandbox gone, dropping its endpoints",
@@ -180,7 +186,7 @@ class NetworkManager:
                                   "allowed" % name)
         if driver in ("host", "null"):
             raise FailedPrecondition('only one instance of "%s" network is allowed' % driver)
-        if driver != "bridge":
+        if driver != "bridge" and not macvlan.handles(driver):
             raise NotFound('plugin "%s" not found' % driver)
         v4_configs, v6_configs = ipam_plan.split(ipam_configs)
         if len(v4_configs) > 1:
@@ -211,20 +217,28 @@ class NetworkManager:
                                           % (rng, subnet))
                 ip_range = str(rng)
             net_id = ids.new_id()
-            bridge_name = options.get(OPT_BRIDGE_NAME) or "br-" + net_id[:12]
-            if len(bridge_name) > 15:
-                raise InvalidArgument("bridge name %s is longer than 15 characters" % bridge_name)
-            if any(n["bridge_name"] == bridge_name for n in self.store.networks()):
-                raise Conflict("bridge name %s is already in use by another network" % bridge_name)
             values = dict(internal=int(bool(internal)), subnet=str(subnet), gateway=str(gateway),
                           ip_range=ip_range, options=options, labels=labels,
-                          bridge_name=bridge_name, enable_ipv6=int(bool(enable_ipv6)), **v6)
-            self._ensure_bridge(values)
+                          enable_ipv6=int(bool(enable_ipv6)), **v6)
+            if driver == "bridge":
+                values["bridge_name"] = self._bridge_name(net_id, options)
+                self._ensure_bridge(values)
+            else:
+                values.update(self.vlan.create_network(driver, net_id, options, internal,
+                                                       self.store.networks()))
             self.store.add_network(id=net_id, name=name, driver=driver, created=ids.now_rfc3339(),
                                    **values)
             self._sync_firewall()
             log.info("network created", extra={"network": name, "subnet": str(subnet)})
             return self.store.network(net_id), []
+
+    def _bridge_name(self, net_id, options):
+        name = options.get(OPT_BRIDGE_NAME) or "br-" + net_id[:12]
+        if len(name) > 15:
+            raise InvalidArgument("bridge name %s is longer than 15 characters" % name)
+        if any(n["bridge_name"] == name for n in self.store.networks()):
+            raise Conflict("bridge name %s is already in use by another network" % name)
+        return name
 
     def _host_routes(self):
         try:
@@ -242,7 +256,10 @@ class NetworkManager:
             if self.store.endpoints(network_id=net["id"]):
                 raise FailedPrecondition("error while removing network: network %s id %s has "
                                          "active endpoints" % (net["name"], net["id"]))
-            self.links.delete_link(net["bridge_name"])
+            if net["driver"] == "bridge":
+                self.links.delete_link(net["bridge_name"])
+            elif macvlan.handles(net["driver"]):
+                self.vlan.remove_network(net)
             self.store.delete_network(net["id"])
             self._sync_firewall()
             log.info("network removed", extra={"network": net["name"]})
@@ -267,7 +284,7 @@ class NetworkManager:
         """Join `network`, making the sandbox first if there is none (hostname, extra hosts,
         name and the --dns* lists only count then: they are the sandbox's). ipv6_address is
         ignored on a network without IPv6 (as Docker 20.10); mac_address ("" = derived from
-        the IPv4 address) only counts on bridge networks."""
+        the IPv4 address) only counts on bridge and macvlan networks."""
         if not container_id:
             raise InvalidArgument("container id is required")
         mac = ipam.parse_mac(mac_address) if mac_address else None
@@ -368,6 +385,8 @@ class NetworkManager:
         try:
             if net["driver"] == "bridge":
                 published = self._bridge_endpoint(sb, net, ep, requested, mine, wanted)
+            elif macvlan.handles(net["driver"]):  # publishes nothing: -p is ignored (as Docker)
+                self._vlan_endpoint(sb, net, ep, requested, mine)
             with self.store.transaction():
                 self.store.add_endpoint(**ep)
                 for key in ("ip", "ip6"):
@@ -377,8 +396,9 @@ class NetworkManager:
                     self.store.add_port(endpoint_id=ep["endpoint_id"], seq=seq, **b.as_dict())
         except BaseException:
             self.ports.release(published)
-            if ep.get("host_veth"):
-                self.links.remove_endpoint(ep["host_veth"])
+            if ep.get("host_veth") or ep.get("interface"):
+                self.links.remove_endpoint(ep.get("host_veth", ""), sb["netns_path"],
+                                           ep.get("interface", ""))
             raise
         if published:
             try:
@@ -397,24 +417,10 @@ class NetworkManager:
     def _bridge_endpoint(self, sb, net, ep, requested, mine, wanted):
         """Address, published ports and veth of a bridge endpoint (fills `ep`); returns the
         published Bindings, held."""
-        requested, requested6, mac = requested
-        subnet = ipaddress.ip_network(net["subnet"])
-        gateway = ipaddress.ip_address(net["gateway"])
-        taken = {ipaddress.ip_address(a) for a in self.store.allocated(net["id"])}
-        label = "%s (%s)" % (net["name"], net["id"][:12])
-        ip = ipam.allocate(subnet, gateway, taken, ip_range=net["ip_range"] or None,
-                           requested=requested, network_name=label)
-        v6 = _v6_of(net)
-        if v6:
-            subnet6 = ipaddress.ip_network(net["subnet6"])
-            gateway6 = ipaddress.ip_address(net["gateway6"])
-            ip6 = ipam.allocate(subnet6, gateway6, taken, ip_range=net["ip_range6"] or None,
-                                requested=requested6, network_name=label)
-            ep.update(ip6=str(ip6), prefix_len6=subnet6.prefixlen, gateway6=str(gateway6))
-        used = {e["interface"] for e in mine}
-        ifname = next("eth%d" % i for i in range(len(used) + 1) if "eth%d" % i not in used)
+        ip, subnet, gateway, v6 = self._addresses(net, ep, requested)
+        mac = requested[2] or ipam.mac_for(ip)
+        ifname = _next_ifname(mine)
         wants_route = not net["internal"] and not any(e["default_route"] for e in mine)
-        mac = mac or ipam.mac_for(ip)
         published = []
         if wanted and not net["internal"]:  # internal networks publish nothing (as Docker)
             taken = [_binding(r) for r in self.store.ports()]
@@ -423,8 +429,8 @@ class NetworkManager:
             self._ensure_bridge(net)
             extra = {}
             if v6:
-                extra = dict(address6=ip6, prefixlen6=subnet6.prefixlen,
-                             gateway6=gateway6 if wants_route else None)
+                extra = dict(address6=v6[0], prefixlen6=v6[1],
+                             gateway6=v6[2] if wants_route else None)
             host_veth = self.links.add_endpoint(net["bridge_name"], sb["netns_path"], ifname,
                                                 mac, ip, subnet.prefixlen,
                                                 gateway if wants_route else None, **extra)
@@ -434,6 +440,35 @@ class NetworkManager:
         ep.update(ip=str(ip), prefix_len=subnet.prefixlen, gateway=str(gateway), mac=mac,
                   interface=ifname, host_veth=host_veth, default_route=int(wants_route))
         return published
+
+    def _vlan_endpoint(self, sb, net, ep, requested, mine):
+        """Address and sub-interface of a macvlan/ipvlan endpoint (fills `ep`)."""
+        ip, subnet, gateway, v6 = self._addresses(net, ep, requested)
+        ifname = _next_ifname(mine)
+        mac = requested[2] or (ipam.mac_for(ip) if net["driver"] == "macvlan" else "")
+        free = not any(e["default_route"] for e in mine)
+        ep.update(self.vlan.add_endpoint(net, sb["netns_path"], ifname, mac, ip,
+                                         subnet.prefixlen, gateway, free, v6=v6),
+                  ip=str(ip), prefix_len=subnet.prefixlen, interface=ifname)
+
+    def _addresses(self, net, ep, requested):
+        """(ip, subnet, gateway, v6) of a new endpoint from the network's IPAM; v6 is
+        (address, prefixlen, gateway) or None, and goes into `ep` too."""
+        requested, requested6, _ = requested
+        subnet = ipaddress.ip_network(net["subnet"])
+        gateway = ipaddress.ip_address(net["gateway"])
+        taken = {ipaddress.ip_address(a) for a in self.store.allocated(net["id"])}
+        label = "%s (%s)" % (net["name"], net["id"][:12])
+        ip = ipam.allocate(subnet, gateway, taken, ip_range=net["ip_range"] or None,
+                           requested=requested, network_name=label)
+        if not _v6_of(net):
+            return ip, subnet, gateway, None
+        subnet6 = ipaddress.ip_network(net["subnet6"])
+        gateway6 = ipaddress.ip_address(net["gateway6"])
+        ip6 = ipam.allocate(subnet6, gateway6, taken, ip_range=net["ip_range6"] or None,
+                            requested=requested6, network_name=label)
+        ep.update(ip6=str(ip6), prefix_len6=subnet6.prefixlen, gateway6=str(gateway6))
+        return ip, subnet, gateway, (ip6, subnet6.prefixlen, gateway6)
 
     def detach(self, container_id, network=""):
         """Leave one network (NotFound when not on it), or with network "" leave all and
@@ -578,6 +613,11 @@ def _v6_of(net):
     if net.get("enable_ipv6") and net.get("subnet6"):
         return {"subnet6": net["subnet6"]}
     return {}
+
+
+def _next_ifname(mine):
+    used = {e["interface"] for e in mine}
+    return next("eth%d" % i for i in range(len(used) + 1) if "eth%d" % i not in used)
 
 
 def _binding(row):

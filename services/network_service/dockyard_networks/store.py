@@ -28,7 +28,9 @@ CREATE TABLE IF NOT EXISTS networks (
     subnet6 TEXT NOT NULL DEFAULT '',
     gateway6 TEXT NOT NULL DEFAULT '',
     gateway6_given INTEGER NOT NULL DEFAULT 0,
-    ip_range6 TEXT NOT NULL DEFAULT ''
+    ip_range6 TEXT NOT NULL DEFAULT '',
+    parent TEXT NOT NULL DEFAULT '',
+    parent_link TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS allocations (
     network_id TEXT NOT NULL,
@@ -86,7 +88,10 @@ ADDED_COLUMNS = {"sandboxes": (("dns", "TEXT NOT NULL DEFAULT '[]'"),
                               ("subnet6", "TEXT NOT NULL DEFAULT ''"),
                               ("gateway6", "TEXT NOT NULL DEFAULT ''"),
                               ("gateway6_given", "INTEGER NOT NULL DEFAULT 0"),
-                              ("ip_range6", "TEXT NOT NULL DEFAULT ''")),
+                              ("ip_range6", "TEXT NOT NULL DEFAULT ''"),
+                              # macvlan/ipvlan: the parent link, and "dummy"/"vlan" if ours
+                              ("parent", "TEXT NOT NULL DEFAULT ''"),
+                              ("parent_link", "TEXT NOT NULL DEFAULT ''")),
                  "endpoints": (("ip6", "TEXT NOT NULL DEFAULT ''"),
                                ("prefix_len6", "INTEGER NOT NULL DEFAULT 0"),
                                ("gateway6", "TEXT NOT NULL DEFAULT ''"))}

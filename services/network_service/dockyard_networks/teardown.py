@@ -1,8 +1,8 @@
 """python -m dockyard_networks.teardown: remove everything this configuration created.
 
 For test fixtures (reads the same env as the service): every sandbox's veth and netns file, the
-bridges of its networks, its iptables chains, the endpoint files and network.db. Safe to run when
-nothing exists, and while the service is stopped.
+bridges of its networks, the macvlan/ipvlan parent links it made, its iptables chains, the
+endpoint files and network.db. Safe to run when nothing exists, and while the service is stopped.
 """
 
 import logging
@@ -54,6 +54,9 @@ def teardown(cfg, links=None):
                   if n.startswith("dy-")}
     for path in sorted(paths):
         _try("remove netns " + path, netns.remove, path)
+    # macvlan/ipvlan parents we made (dummy, VLAN links); the user's own parents stay
+    for parent, in _rows(db, "SELECT parent FROM networks WHERE parent_link != ''"):
+        _try("delete parent link " + parent, links.delete_link, parent)
     bridges = {b for b, in _rows(db, "SELECT bridge_name FROM networks WHERE driver = 'bridge'")}
     bridges.add(cfg.bridge_name)
     for name in sorted(bridges):

@@ -61,7 +61,10 @@ class FakeLinks:
         return host
 
     def remove_endpoint(self, host_veth, netns_path="", ifname=""):
-        self.links.pop(host_veth, None)
+        if self.links.pop(host_veth, None) is None:  # a macvlan/ipvlan port: the netns side
+            for name, info in list(self.links.items()):
+                if (info.get("netns"), info.get("ifname")) == (netns_path, ifname):
+                    del self.links[name]
 
     def set_default_route(self, netns_path, gateway, ifname, gateway6=None):
         for info in self.links.values():

@@ -15,6 +15,7 @@ from ..backend import event_attrs
 from ..events import match_labels
 from ..httperrors import error_response
 from ..webutil import clients, daemon, empty, filter_bool, filters_arg, json_body, json_response
+from .swarm import NOT_A_MANAGER
 
 bp = Blueprint("networks", __name__)
 
@@ -70,8 +71,8 @@ def create_network():
     if name in PREDEFINED:
         return error_response(403, "%s is a pre-defined network and cannot be created" % name)
     driver = body.get("Driver") or "bridge"
-    if driver != "bridge":
-        raise errors.InvalidArgument('network driver "%s" is not supported (only "bridge")' % driver)
+    if driver == "overlay":  # swarm scope; other drivers are network-service's to judge
+        raise errors.Unavailable(NOT_A_MANAGER)     # 503 as the swarm routes (dockerd: 500)
     ipam_cfg = ((body.get("IPAM") or {}).get("Config")) or []
     if not isinstance(ipam_cfg, list):
         raise errors.InvalidArgument("IPAM.Config must be a list")
