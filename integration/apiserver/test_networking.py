@@ -59,8 +59,9 @@ def test_publish_all_and_ps_ports(st):
     binding = inspect(st, "puball")["NetworkSettings"]["Ports"]["80/tcp"][0]
     assert binding["HostIp"] == "0.0.0.0" and int(binding["HostPort"]) >= 49153
     listed = st.client.api.containers(filters={"name": "puball"})[0]["Ports"]
-    assert listed == [{"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": int(binding["HostPort"]),
-                       "Type": "tcp"}]
+    # published on [::] too, as Docker 20.10 on an IPv6 host (the userland proxy's side)
+    assert listed == [{"IP": ip, "PrivatePort": 80, "PublicPort": int(binding["HostPort"]),
+                       "Type": "tcp"} for ip in ("0.0.0.0", "::")]
     ok(cli(st, "rm", "-f", "puball"))
 
 

@@ -73,7 +73,7 @@ def test_publish_fixed_port_on_loopback_and_all_addresses(stack, networks, procs
     ep = attach(networks, cid(), ports=[("127.0.0.1", p1, 80), ("", p2, 80)],
                 container_name="web")
     assert [(b.host_ip, b.host_port, b.container_port, b.protocol) for b in ep.port_bindings] == \
-        [("127.0.0.1", p1, 80, "tcp"), ("0.0.0.0", p2, 80, "tcp")]
+        [("127.0.0.1", p1, 80, "tcp"), ("0.0.0.0", p2, 80, "tcp"), ("::", p2, 80, "tcp")]
     web(procs, tmp_path, ep, "published-fixed")
     assert get_retry("http://127.0.0.1:%d/" % p1) == "published-fixed\n"
     assert get_retry("http://127.0.0.1:%d/" % p2) == "published-fixed\n"

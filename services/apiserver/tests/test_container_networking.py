@@ -29,8 +29,8 @@ def test_bindings_fixed_ip_ephemeral_and_ranges():
                            "7/tcp": [{"HostIp": "::", "HostPort": "7"}]}}
     got = sorted((b["container_port"], b["protocol"], b["host_ip"], b["host_port"])
                  for b in ports.bindings({}, hc))
-    assert got == [(53, "udp", "", 0), (80, "tcp", "127.0.0.1", 8080),
-                   (90, "tcp", "", 9090), (91, "tcp", "", 9091)]   # IPv6 host address skipped
+    assert got == [(7, "tcp", "::", 7), (53, "udp", "", 0), (80, "tcp", "127.0.0.1", 8080),
+                   (90, "tcp", "", 9090), (91, "tcp", "", 9091)]
 
 
 def test_publish_all_adds_ephemeral_ports_for_unbound_exposed_ones():

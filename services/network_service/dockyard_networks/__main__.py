@@ -6,13 +6,14 @@ from dockyard_api.networks.v1.networks_pb2_grpc import add_NetworksServicer_to_s
 from dockyard_common import grpcutil, logsetup
 from dockyard_common.paths import Layout
 
-from . import dnsfiles, resolvconf
+from . import dnsfiles, portmap, resolvconf
 from .bridge import Links
 from .config import NetConfig
 from .dnsserver import DnsServer
 from .firewall import Firewall
 from .manager import NetworkManager
 from .server import NetworksServicer
+from .userproxy import UserlandProxy
 
 log = logging.getLogger("dockyard_networks")
 
@@ -38,7 +39,10 @@ def main():
     cfg = NetConfig.from_env(layout=layout)
     dns = DnsServer(upstreams=upstreams(cfg))
     dns.start()
-    manager = NetworkManager(cfg, Links(), firewall=Firewall(cfg.chain_prefix), dns=dns)
+    # IPv6 sides of published ports go through the userland proxy (IPv4 is kernel NAT)
+    ports = portmap.PortAllocator(proxy=UserlandProxy())
+    manager = NetworkManager(cfg, Links(), firewall=Firewall(cfg.chain_prefix), dns=dns,
+                             ports=ports)
     server = grpcutil.Server(layout.socket("network"))
     server.add(add_NetworksServicer_to_server, NetworksServicer(manager),
                "dockyard_api.networks.v1.Networks")

@@ -104,8 +104,8 @@ class NetworkManager:
                     log.info("sandbox gone, dropping its endpoints",
                              extra={"container_id": sb["container_id"]})
                     self._destroy_sandbox(sb)
-            for row in self.store.ports():
-                self.ports.hold(_binding(row))
+            for row in self.store.published():
+                self.ports.hold(_binding(row), target=(row["ip"], row["ip6"]))
             self._sync_firewall()
             self._refresh_dns()
 
@@ -117,7 +117,9 @@ class NetworkManager:
         nets = [dict({"bridge": n["bridge_name"], "subnet": n["subnet"],
                       "internal": n["internal"]}, **_v6_of(n))
                 for n in self.store.networks() if n["driver"] == "bridge"]
-        ports = [p for p in self.store.published() if p["ip"] and not p["internal"]]
+        # IPv6 host addresses are the userland proxy's (portmap), not NAT's
+        ports = [p for p in self.store.published()
+                 if p["ip"] and not p["internal"] and ":" not in p["host_ip"]]
         try:
             self.firewall.sync(nets, ports)
         except Exception as exc:
@@ -288,7 +290,7 @@ class NetworkManager:
         if not container_id:
             raise InvalidArgument("container id is required")
         mac = ipam.parse_mac(mac_address) if mac_address else None
-        wanted = [portmap.normalise(b) for b in port_bindings]
+        wanted = portmap.expand(port_bindings, self.ports.ipv6)
         for entry in extra_hosts:
             try:
                 dnsfiles.parse_extra_host(entry)
@@ -424,7 +426,8 @@ class NetworkManager:
         published = []
         if wanted and not net["internal"]:  # internal networks publish nothing (as Docker)
             taken = [_binding(r) for r in self.store.ports()]
-            published = self.ports.allocate(wanted, taken, _ep_name(sb), ep["endpoint_id"])
+            published = self.ports.allocate(wanted, taken, _ep_name(sb), ep["endpoint_id"],
+                                            target=(str(ip), str(v6[0]) if v6 else ""))
         try:
             self._ensure_bridge(net)
             extra = {}

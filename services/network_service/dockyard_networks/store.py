@@ -243,10 +243,11 @@ class Store:
                           (endpoint_id,)).fetchall()
 
     def published(self):
-        """Every binding with its container address and bridge (what the NAT rules need)."""
+        """Every binding with its container addresses and bridge (what the NAT rules and the
+        userland proxy need)."""
         return self._exec(
-            "SELECT p.*, e.ip AS ip, e.container_id AS container_id, n.bridge_name AS bridge, "
-            "n.internal AS internal FROM ports p "
+            "SELECT p.*, e.ip AS ip, e.ip6 AS ip6, e.container_id AS container_id, "
+            "n.bridge_name AS bridge, n.internal AS internal FROM ports p "
             "JOIN endpoints e ON e.endpoint_id = p.endpoint_id "
             "JOIN networks n ON n.id = e.network_id ORDER BY e.created, p.endpoint_id, p.seq"
         ).fetchall()

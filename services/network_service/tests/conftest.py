@@ -104,7 +104,7 @@ def binder():
 
 @pytest.fixture
 def ports(binder):
-    return PortAllocator(bind=binder, ephemeral=(49153, 49160))
+    return PortAllocator(bind=binder, ephemeral=(49153, 49160), ipv6=False)
 
 
 @pytest.fixture

@@ -47,7 +47,8 @@ def bindings(config, hc):
     """The bindings to publish, as dicts of networks_pb2.PortBinding fields. Ranges are expanded
     (container range n..m with host range a..b of the same size pair up; one host range for one
     container port takes its first port); PublishAllPorts gives every other exposed port an
-    ephemeral host port. IPv6 host addresses are skipped (IPv4 only)."""
+    ephemeral host port. A HostIp of "" is left to the network service (it publishes on
+    0.0.0.0 and [::], as Docker 20.10)."""
     out = []
     published = set()
     for key, items in sorted((hc.get("PortBindings") or {}).items()):
@@ -56,8 +57,6 @@ def bindings(config, hc):
         for b in items or []:
             b = b or {}
             host_ip = str(b.get("HostIp") or "")
-            if ":" in host_ip:
-                continue
             hp = str(b.get("HostPort") or "")
             hlo, hhi = port_range(hp, hp) if hp else (0, 0)
             if hp and hhi - hlo != hi - lo and hi != lo:
