@@ -286,3 +286,10 @@ def test_context_forms_and_errors():
     ctx = build_context.receive(io.BytesIO(data[:512 + 512]))
     assert ctx.dockerfile_text == "FROM x\n"
     ctx.close()
+
+
+def test_forcerm_removes_step_containers_even_with_rm_false(engine):
+    # dockerd's dispatch removes a step's containers after it whenever ForceRemove is set
+    img, msgs = build(engine, {"Dockerfile": "FROM busybox\nRUN true\n"}, rm=False, forcerm=True)
+    assert engine.removed == [engine.created[0][0]]
+    assert "Removing intermediate container" in text(msgs)

@@ -64,3 +64,30 @@ def test_errors_before_the_stream_are_http_400(client, engine, files, query, mes
 def test_build_prune(client):
     resp = client.post("/v1.41/build/prune")
     assert resp.get_json() == {"CachesDeleted": None, "SpaceReclaimed": 0}
+
+
+def test_failed_quiet_build_sends_the_kept_output_first(client, engine):
+    # dockerd buffers a quiet build's output and writes it before the error (the CLI prints it)
+    engine.codes["/bin/sh -c exit 3"] = 3
+    _, lines = post(client, {"Dockerfile": "FROM busybox\nRUN exit 3\n"}, "?q=1")
+    streams = "".join(x.get("stream", "") for x in lines)
+    assert "Step 1/2 : FROM busybox\n" in streams and "Step 2/2 : RUN exit 3\n" in streams
+    assert lines[-1]["errorDetail"]["code"] == 3
+
+
+@pytest.mark.parametrize("files,query,message", [
+    ({"Dockerfile": ""}, "", "the Dockerfile (Dockerfile) cannot be empty"),
+    ({"Cm": "# only a comment\n"}, "?dockerfile=Cm", "failed to parse Cm: file with no instructions"),
+    ({"Dockerfile": "FROM busybox\nARG\n"}, "", "ARG requires at least one argument"),
+])
+def test_empty_dockerfile_messages_as_dockerd(client, engine, files, query, message):
+    resp, _ = post(client, files, query)
+    assert resp.status_code == 400 and resp.get_json()["message"].endswith(message)
+
+
+def test_label_option_steps_print_unquoted(client, engine):
+    # dockerd: one "LABEL k=v" step per --label, sorted, printed without quotes
+    _, lines = post(client, {"Dockerfile": "FROM busybox\n"},
+                    "?labels=" + json.dumps({"b": "x y", "a": "1"}))
+    streams = [x["stream"] for x in lines if x.get("stream", "").startswith("Step")]
+    assert streams[1:] == ["Step 2/3 : LABEL a=1\n", "Step 3/3 : LABEL b=x y\n"]

@@ -30,6 +30,32 @@ def test_list_and_filters(client, daemon):
     assert bad.status_code == 400
 
 
+def _flt(client, path, **flt):
+    path, _, all_ = path.partition("?all=")
+    return client.get(path, query_string={"filters": json.dumps(flt), "all": all_ or "0"})
+
+
+def test_dangling_filter_as_dockerd(client, daemon):
+    # moby 20.10 Images(): dangling=true = no tags (digests do not count) and no children;
+    # dangling=false drops only images with neither tags nor digests; "1" is no boolean here
+    parent = daemon.clients.images.add([])
+    child = daemon.clients.images.add([], parent=parent.id)
+    digested = daemon.clients.images.add([])
+    digested.repo_digests.append("conformance/d@sha256:" + "2" * 64)
+    tagged = daemon.clients.images.add(["conformance/t:1"])
+    ids = lambda r: {i["Id"] for i in r.get_json()}
+    dang = _flt(client, "/images/json?all=1", dangling=["true"])
+    assert ids(dang) == {child.id, digested.id}
+    assert ids(_flt(client, "/images/json", dangling=["maybe", "true"])) == {child.id, digested.id}
+    assert ids(_flt(client, "/images/json?all=1", dangling=["false"])) == {digested.id, tagged.id}
+    bad = _flt(client, "/images/json", dangling=["1"])
+    assert bad.status_code == 400 and bad.get_json()["message"] == "Invalid filter 'dangling=[1]'"
+    bad = _flt(client, "/images/json", foo=["bar"])
+    assert bad.status_code == 400 and bad.get_json()["message"] == "Invalid filter 'foo'"
+    bad = client.post("/images/prune", query_string={"filters": json.dumps({"dangling": ["no"]})})
+    assert bad.status_code == 400 and bad.get_json()["message"] == "Invalid filter 'dangling=[no]'"
+
+
 def test_inspect(client, daemon):
     a = daemon.clients.images.add(["busybox:latest"], config={"Cmd": ["sh"]})
     doc = client.get("/images/busybox/json").get_json()
@@ -42,7 +68,8 @@ def test_inspect(client, daemon):
     old = client.get("/v1.41/images/%s/json" % a.id[7:19]).get_json()
     assert old["Id"] == a.id and old["Container"] == "" and "VirtualSize" in old
     r = client.get("/images/nope/json")
-    assert r.status_code == 404 and r.get_json()["message"] == "No such image: nope:latest"
+    # dockerd 20.10 wraps the lookup error with the name as given
+    assert r.status_code == 404 and r.get_json()["message"] == "no such image: nope: No such image: nope:latest"
 
 
 def test_slashed_names(client, daemon):
@@ -158,7 +185,7 @@ def test_import_repo_and_tag_params(client, daemon):
 
 def test_import_errors(client):
     r = client.post("/images/create?fromSrc=-&changes=RUN+true", data=b"abc")
-    assert r.status_code == 400 and "RUN is not a valid change command" in r.get_json()["message"]
+    assert r.status_code == 400 and "run is not a valid change command" in r.get_json()["message"]
     r = client.post("/images/create?fromSrc=http://example.com/x.tar", data=b"")
     assert r.status_code == 400
     r = client.post("/images/create?fromSrc=-&repo=Bad/Name", data=b"abc")
@@ -185,6 +212,34 @@ def test_load_and_save(client, daemon):
     assert r.status_code == 200
     r = client.get("/images/missing/get")
     assert r.status_code == 404
+
+
+def test_load_error_is_a_stream_line(client, daemon, monkeypatch):
+    # dockerd answers 200 and writes a load's error as an errorDetail line
+    from dockyard_common import errors
+
+    def bad(*_a, **_k):
+        raise errors.InvalidArgument("Error processing tar file(exit status 1): unexpected EOF")
+    monkeypatch.setattr(daemon.clients.images, "Load", bad)
+    r = client.post("/images/load", data=b"x")
+    msg = "Error processing tar file(exit status 1): unexpected EOF"
+    assert r.status_code == 200 and _lines(r) == [{"errorDetail": {"message": msg}, "error": msg}]
+
+
+def test_save_names_as_dockerd(client, daemon):
+    # a bare repository name saves each of its tags; misses answer as moby's tarexport
+    a = daemon.clients.images.add(["conformance/s:2", "conformance/s:1", "other:latest"])
+    r = client.get("/images/get?names=conformance/s")
+    assert r.status_code == 200
+    with tarfile.open(fileobj=io.BytesIO(r.data)) as tar:
+        assert json.load(tar.extractfile("manifest.json")) == [{"RepoTags": ["conformance/s:1",
+                                                                             "conformance/s:2"]}]
+    r = client.get("/images/get?names=conformance/s:3")
+    assert r.status_code == 404 and r.get_json()["message"] == "reference does not exist"
+    r = client.get("/images/get?names=conformance/none")
+    assert r.status_code == 404 and r.get_json()["message"] == "No such image: conformance/none"
+    r = client.get("/images/get?names=" + a.id[7:19])
+    assert r.status_code == 200
 
 
 def test_commit_applies_changes_and_merges_container_config(client, daemon):

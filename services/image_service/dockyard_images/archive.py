@@ -40,7 +40,14 @@ def open_archive(fileobj):
     try:
         return tarfile.open(fileobj=fileobj, mode="r:*")
     except tarfile.TarError as exc:
-        raise errors.InvalidArgument("invalid archive: %s" % exc) from None
+        raise tar_failure(str(exc)) from None
+
+
+def tar_failure(detail):
+    """dockerd's words for a stream that is no tar (its untar child exits 1 with Go's error)."""
+    short = any(w in detail for w in ("truncated", "empty", "unexpected end", "EOF"))
+    return errors.InvalidArgument("Error processing tar file(exit status 1): %s" % (
+        "unexpected EOF" if short else "archive/tar: invalid tar header"))
 
 
 def _norm(name):

@@ -10,6 +10,7 @@ collection never sees a layer that an import has stored but not yet recorded.
 import collections
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
@@ -462,6 +463,10 @@ class ImageStore:
             except ValueError:
                 raise errors.InvalidArgument("invalid config json") from None
         spool = self.content.spool(chunks)
+        if not os.fstat(spool.fileno()).st_size:
+            # dockerd imports an empty stream as an empty layer; our unpacker wants a tar
+            spool.close()
+            spool = io.BytesIO(b"\0" * 1024)
         with spool, self.lock:
             try:
                 diff_id = self._store_layer(archive.decompressed(spool))
@@ -475,7 +480,12 @@ class ImageStore:
                        "rootfs": {"type": "layers", "diff_ids": [diff_id]}}
                 if header.get("message"):
                     cfg["comment"] = header["message"]
-                image_id = self._add_image(archive.dump_json(cfg))
+                try:
+                    image_id = self._add_image(archive.dump_json(cfg))
+                except errors.InvalidArgument as exc:
+                    if "not a valid tar archive" not in exc.message:
+                        raise
+                    raise archive.tar_failure(exc.message) from None
             except BaseException:
                 self.gc()
                 raise
@@ -604,9 +614,12 @@ class ImageStore:
                 repo, _, tagname = t.rpartition(":")
                 if parent_dir:
                     repositories.setdefault(repo, {})[tagname] = parent_dir
-        yield from out.add_bytes("manifest.json", archive.dump_json(manifest))
+        # json.Encoder output, as dockerd writes both files: a trailing newline
+        yield from out.add_bytes("manifest.json", archive.dump_json(manifest) + b"\n")
         if repositories:
-            yield from out.add_bytes("repositories", archive.dump_json(repositories))
+            # a Go map: keys sorted, as dockerd writes it
+            yield from out.add_bytes("repositories", json.dumps(
+                repositories, sort_keys=True, separators=(",", ":")).encode() + b"\n")
         yield from out.close()
 
 

@@ -26,7 +26,7 @@ from dockyard_common import errors, ids
 
 from dockyard_common import reference
 
-from . import distribution as dist, unpack
+from . import distribution as dist, snapshots, unpack
 from .images import chain_ids
 from .progress import bar
 from .registry import RegistryClient, RegistryError, parse_auth, scope
@@ -345,6 +345,8 @@ class _Pull:
                 bad = True
                 raise errors.Unavailable("layer %s does not match diff id %s: its tar is %s"
                                          % (digest, diff_id, got))
+            if fs:
+                size = snapshots.layer_size(fs)     # dockerd's measure (symlinks count)
         except BaseException:
             if tmp:
                 store.snapshots.discard_layer_dir(tmp)

@@ -123,7 +123,8 @@ class Snapshotter:
                 raise errors.FailedPrecondition("parent snapshot %s does not exist" % parent)
             tmp = self.new_layer_dir()
             try:
-                size = fill(os.path.join(tmp, "fs"))
+                fill(os.path.join(tmp, "fs"))
+                size = layer_size(os.path.join(tmp, "fs"))
             except BaseException:
                 self.discard_layer_dir(tmp)
                 raise
@@ -293,6 +294,12 @@ def _rmtree_hard(path):
         except OSError:
             pass
     shutil.rmtree(path, onerror=onerror)
+
+
+def layer_size(fs):
+    """A layer's size as dockerd's overlay2 DiffSize counts it: every non-directory, symlinks
+    included (their target length), hard links once."""
+    return disk_usage(fs)[0]
 
 
 def disk_usage(path):

@@ -41,7 +41,8 @@ def test_load_and_get(store):
     assert img.repo_tags == ["busybox:latest"]
     assert img.diff_ids == [digest(L1), digest(L2)]
     assert img.chain_id == chain_ids(img.diff_ids)[-1]
-    assert img.size == 2004 + 6
+    # as dockerd's overlay2 DiffSize: regular files and symlinks (their target's length)
+    assert img.size == 2004 + len("/bin/busybox") + 6
     assert img.created == "2024-01-01T00:00:00Z"
     # layers are unpacked once, as committed snapshots
     fs = store.snapshots.fs_path(chain_ids(img.diff_ids)[0])
@@ -107,8 +108,8 @@ def test_delete_untag_then_delete(store):
     items = store.delete("a:2")
     assert items[0] == {"untagged": "a:2"}
     assert items[1] == {"deleted": image_id}
-    # the released layer (chain id) with its diff size: the bytes of its regular files
-    assert {"deleted": digest(L1), "size": 4 + 2000} in items
+    # the released layer (chain id) with its diff size: its regular files and symlinks
+    assert {"deleted": digest(L1), "size": 4 + 2000 + len("/bin/busybox")} in items
     assert store.list(all=True) == [] and store.content.list() == []
     assert store.snapshots.list() == []
 
@@ -153,6 +154,30 @@ def test_import_rejects_non_tar(store):
     with pytest.raises(errors.InvalidArgument):
         store.import_({}, [b"not a tar at all" * 100])
     assert store.content.list() == []
+
+
+def test_tar_errors_and_empty_import_as_dockerd(store):
+    # dockerd: Go's tar reader error behind "Error processing tar file"; an empty stream is an
+    # empty layer
+    with pytest.raises(errors.InvalidArgument) as ei:
+        store.import_({}, [b"x" * 2000])
+    assert ei.value.message == "Error processing tar file(exit status 1): archive/tar: invalid tar header"
+    with pytest.raises(errors.InvalidArgument) as ei:
+        store.import_({}, [b"notatar\n"])
+    assert ei.value.message == "Error processing tar file(exit status 1): unexpected EOF"
+    with pytest.raises(errors.InvalidArgument) as ei:
+        store.load([b"notatar\n"])
+    assert ei.value.message == "Error processing tar file(exit status 1): unexpected EOF"
+    img = store.import_({"repo_tag": "empty:1"}, [])
+    assert img.size == 0 and len(img.diff_ids) == 1
+
+
+def test_save_repositories_keys_sorted(store):
+    load(store, [([L1], ["zz/b:1", "aa/a:1"], None)])
+    data = b"".join(store.save(["zz/b:1", "aa/a:1"]))
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        raw = tar.extractfile("repositories").read()
+    assert list(json.loads(raw)) == ["aa/a", "zz/b"] and raw.endswith(b"}\n")
 
 
 def test_save_round_trip(store, tmp_path):
@@ -286,7 +311,7 @@ def test_commit_empty_layer(store):
     assert img.diff_ids == base.diff_ids and img.chain_id == base.chain_id and img.parent == base.id
     hist = store.history("cfg:v1")
     assert [(h["id"], h["empty_layer"], h["size"]) for h in hist] == [
-        (img.id, True, 0), (base.id, False, 2004)]
+        (img.id, True, 0), (base.id, False, 2004 + len("/bin/busybox"))]
 
 
 def test_commit_checks_snapshot_parent(store):

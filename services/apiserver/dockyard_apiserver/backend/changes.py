@@ -27,7 +27,7 @@ def apply_changes(config, changes):
                 continue
             kw = keyword.lower()
             if kw not in ALLOWED:
-                raise errors.InvalidArgument("%s is not a valid change command" % keyword.upper())
+                raise errors.InvalidArgument("%s is not a valid change command" % kw)  # lower case, as dockerd
             rest = rest.strip()
             if kw == "cmd":
                 cfg["Cmd"] = _command(rest)

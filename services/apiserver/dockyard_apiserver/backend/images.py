@@ -151,12 +151,10 @@ class ImageBackend:
 
     # list --------------------------------------------------------------------
     def list_summaries(self, flt, all_=False, api_lt_143=False, api_lt_144=False):
-        from ..webutil import filter_bool
-        for key in flt:
-            if key not in ("dangling", "label", "label!", "before", "since", "reference", "until"):
-                raise errors.InvalidArgument("invalid filter '%s'" % key)
-        dangling = filter_bool(flt, "dangling")
+        _check_filter_keys(flt, ("dangling", "label", "label!", "before", "since", "reference", "until"))
+        dangling = _dangling_filter(flt, ("true",), ("false",))
         images = self.list(all_)
+        parents = {i.parent for i in images if i.parent} if dangling else set()
         before = since = None
         if flt.get("before"):
             before = created_unix(self.get(next(iter(flt["before"]))))
@@ -164,8 +162,11 @@ class ImageBackend:
             since = created_unix(self.get(next(iter(flt["since"]))))
         out = []
         for img in images:
-            is_dangling = not img.repo_tags and not img.repo_digests
-            if dangling is not None and dangling != is_dangling:
+            # moby's Images(): dangling=true lists untagged heads (digests do not count),
+            # dangling=false drops only images with neither tags nor digests
+            if dangling and (img.repo_tags or img.id in parents):
+                continue
+            if dangling is False and not img.repo_tags and not img.repo_digests:
                 continue
             if not _labels_pass(flt, img):
                 continue
@@ -258,11 +259,8 @@ class ImageBackend:
         return out
 
     def prune(self, flt):
-        from ..webutil import filter_bool
-        for key in flt:
-            if key not in ("dangling", "label", "label!", "until"):
-                raise errors.InvalidArgument("invalid filter '%s'" % key)
-        dangling = filter_bool(flt, "dangling")
+        _check_filter_keys(flt, ("dangling", "label", "label!", "until"))
+        dangling = _dangling_filter(flt, ("true", "1"), ("false", "0"), false_first=True)
         dangling_only = True if dangling is None else dangling
         until = None
         if flt.get("until"):
@@ -389,8 +387,7 @@ class ImageBackend:
         """An iterator of tar bytes; lookup errors raise before the first byte."""
         names = []
         for r in refs:
-            img = self.get(r)
-            names.append(r if not reference.is_id_prefix(img.id, r) else img.id)
+            names += self._save_names(r)
         stream = self.clients.images.Save(images_pb2.SaveImagesRequest(
             refs=[reference.normalize_lookup(n) for n in names]))
         it = iter(stream)
@@ -409,10 +406,33 @@ class ImageBackend:
             finally:
                 if hasattr(stream, "cancel"):
                     stream.cancel()
-        for r in names:  # dockerd names the image by its id here, whatever was asked for
+        saved = set()
+        for r in names:  # dockerd names the image by its id here, whatever was asked for; once
             img = self.get(r)
-            self._event("save", img.id, img.id, img)
+            if img.id not in saved:
+                saved.add(img.id)
+                self._event("save", img.id, img.id, img)
         return gen()
+
+    def _save_names(self, ref):
+        """moby's tarexport parseNames: a bare repository name saves each of its tags (sorted),
+        else what an id prefix finds; a missing tag is "reference does not exist"."""
+        if reference.looks_like_id(ref) and not _bare_repo_tags(self.list(), ref):
+            img = self.get(ref)
+            return [img.id if reference.is_id_prefix(img.id, ref) else ref]
+        parsed = reference.parse(ref)
+        if parsed.digest:
+            return [self.get(ref).id]
+        if parsed.tag:
+            try:
+                self.get(ref)
+            except errors.NotFound:
+                raise errors.NotFound("reference does not exist") from None
+            return [ref]
+        tags = _bare_repo_tags(self.list(), ref)
+        if not tags:
+            raise errors.NotFound("No such image: %s" % ref)
+        return tags
 
     # registry: pull / push / login (docker pull, push, login) ----------------
     def pull(self, ref, platform="", auth_json=""):
@@ -496,6 +516,25 @@ def merge_config(user, container):
     return user
 
 
+def _check_filter_keys(flt, allowed):
+    for key in flt:
+        if key not in allowed:
+            raise errors.InvalidArgument("Invalid filter '%s'" % key)   # dockerd 20.10's words
+
+
+def _dangling_filter(flt, true_words, false_words, false_first=False):
+    """moby's ExactMatch checks of the dangling filter: None when absent; a value matching
+    one of the words wins even next to a bad one; only bad values are an error."""
+    vals = flt.get("dangling")
+    if not vals:
+        return None
+    order = ((False, false_words), (True, true_words))
+    for result, words in (order if false_first else order[::-1]):
+        if any(v in words for v in vals):
+            return result
+    raise errors.InvalidArgument("Invalid filter 'dangling=[%s]'" % " ".join(sorted(vals)))
+
+
 def _label_matches(labels, want):
     k, eq, v = want.partition("=")
     return k in labels and (not eq or labels[k] == v)
@@ -519,6 +558,15 @@ def _single_reference(img):
     names = {d.split("@", 1)[0] for d in digests}
     name = tags[0].rsplit(":", 1)[0] if tags else next(iter(names))
     return names == {name}
+
+
+def _bare_repo_tags(images, name):
+    """The tags of repository `name` (sorted, as moby's ReferencesByName)."""
+    try:
+        repo = reference.parse(name).name
+    except errors.InvalidArgument:
+        return []
+    return sorted(t for i in images for t in i.repo_tags if t.rsplit(":", 1)[0] == repo)
 
 
 def _display(ref):

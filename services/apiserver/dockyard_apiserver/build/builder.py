@@ -100,12 +100,16 @@ class Builder:
         self.used_args = set()
         self.cache = None
         self.stage_results = []    # per stage: (name, image)
+        self.quiet_output = []
         self.lex = Lex()
 
     # ---------------------------------------------------------------- output
     def say(self, text):
         if not self.opts.quiet:
             self._emit({"stream": text})
+        else:
+            # dockerd keeps a quiet build's output and sends it only when the build fails
+            self.quiet_output.append({"stream": text})
 
     def _check(self):
         if self.cancelled():
@@ -114,7 +118,13 @@ class Builder:
     # ---------------------------------------------------------------- the build
     def plan(self):
         """Parse and select stages; errors here are answered as HTTP errors (nothing sent yet)."""
-        df = parser.parse(self.ctx.dockerfile_text)
+        name = self.ctx.dockerfile_name or "Dockerfile"
+        if not self.ctx.dockerfile_text:
+            raise errors.InvalidArgument("the Dockerfile (%s) cannot be empty" % name)
+        try:
+            df = parser.parse(self.ctx.dockerfile_text)
+        except parser.NoInstructions as exc:
+            raise errors.InvalidArgument("failed to parse %s: %s" % (name, exc.message)) from None
         self.lex = Lex(df.escape)
         stages = df.stages
         if self.opts.target:
@@ -125,7 +135,7 @@ class Builder:
         for k in sorted(self.opts.labels):
             v = self.opts.labels[k]
             stages[-1].commands.append(parser.Instruction(
-                name="LABEL", original="LABEL %s=%s" % (json.dumps(k), json.dumps(v)), line=0,
+                name="LABEL", original="LABEL %s=%s" % (k, v), line=0,   # as dockerd prints it
                 args=[(k, v)], flags={"noexpand": True}))
         seen = set()
         for s in stages:
@@ -544,7 +554,7 @@ class Builder:
         if code != 0:
             raise BuildError("The command '%s' returned a non-zero code: %d" % (" ".join(cmd), code), code)
         image = self._commit(state, config, step_cmd, snapshot_key=cid)
-        if self.opts.rm:
+        if self.opts.rm or self.opts.forcerm:   # dockerd: --force-rm removes even with --rm=false
             self.remove_container(cid)
         self._advance(state, image)
 

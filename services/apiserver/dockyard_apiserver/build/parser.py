@@ -53,6 +53,10 @@ class Dockerfile:
     stages: list
 
 
+class NoInstructions(errors.InvalidArgument):
+    """A Dockerfile without any stage (the builder names the file in the message)."""
+
+
 def parse(text):
     """Parse a Dockerfile (str); raises ParseError (400) with Docker's message."""
     escape = "\\"
@@ -239,6 +243,8 @@ def _parse_args(inst, escape):
         inst.args = _name_values(inst, escape)
     elif name == "ARG":
         words = parse_words(rest, escape)
+        if not words:
+            raise errors.InvalidArgument("ARG requires at least one argument")
         if len(words) != 1:
             raise errors.InvalidArgument("ARG requires exactly one argument")
         k, eq, v = words[0].partition("=")
@@ -307,5 +313,5 @@ def _stages(nodes, escape):
         else:
             stages[-1].commands.append(inst)
     if not stages:
-        raise errors.InvalidArgument("file with no instructions")
+        raise NoInstructions("file with no instructions")
     return Dockerfile(escape=escape, meta_args=meta, stages=stages)

@@ -166,6 +166,8 @@ def _run(builder, opts):
             builder.cleanup(True)
         except Exception:
             log.exception("build cleanup failed")
+        if opts.quiet and last:
+            last = builder.quiet_output + last
     return last
 
 

@@ -10,8 +10,8 @@ from dockyard_common import errors
 
 from .. import gojson
 from ..api_types import CONTAINER_CREATE
-from ..backend.images import (ImageBackend, decode_auth_header, inspect, pull_reference,
-                              push_reference)
+from ..backend.images import (ImageBackend, decode_auth_header, error_line, inspect,
+                              pull_reference, push_reference)
 from ..webutil import (daemon, filters_arg, json_response, json_stream, parse_json, qbool,
                        version_at_least)
 
@@ -38,7 +38,11 @@ def list_images():
 
 @bp.get("/images/<path:name>/json")
 def inspect_image(name):
-    img = backend().get(name)
+    try:
+        img = backend().get(name)
+    except errors.NotFound as exc:
+        # dockerd 20.10's inspect wraps the lookup error with the name as given
+        raise errors.NotFound("no such image: %s: %s" % (name, exc.message)) from None
     return json_response(inspect(img, api_lt_144=not version_at_least("1.44")))
 
 
@@ -137,7 +141,11 @@ def search_images():
 
 @bp.post("/images/load")
 def load_images():
-    lines = backend().load(request.stream)
+    try:
+        lines = backend().load(request.stream)
+    except errors.DockyardError as exc:
+        # dockerd answers 200 and writes a load's error into the stream
+        return json_stream([error_line(exc.message)])
     return json_stream([{"stream": line} for line in lines])
 
 
