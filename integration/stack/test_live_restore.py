@@ -151,7 +151,8 @@ class Harness:
         # Followers opened before the restart: still going, unless the apiserver went away.
         if not apiserver_restarted:
             for f in self.followers:
-                assert f.proc.poll() is None and f.grows(), "docker %s stopped" % " ".join(f.proc.args[1:])
+                assert f.proc.poll() is None and f.grows(), "docker %s stopped\n%s" % (
+                    " ".join(f.proc.args[1:]), self.logs_of("apiserver", "shim"))
         self.close_followers()
         # New followers work.
         self.follow()
@@ -161,6 +162,11 @@ class Harness:
         assert first == list(range(len(first))), "gap in the log"
         time.sleep(0.5)
         assert len(self._numbers()) > len(first)
+
+    def logs_of(self, *services):
+        """The end of the services' logs, for a failure's message."""
+        return "\n".join("--- %s log:\n%s" % (name, self.stack.log_text(name)()[-3000:])
+                         for name in services)
 
     def _numbers(self):
         out = self.retry_ok("logs", "lr-counter")

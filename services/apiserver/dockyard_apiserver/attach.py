@@ -204,8 +204,10 @@ class Session:
             code = self._call_code()
             if self.call is not None:       # else still unavailable: try again
                 if code is None:
+                    log.info("attach to %s: attached again", self.cid[:12])
                     return True             # subscribed (or still opening): pump again
                 if code != grpc.StatusCode.UNAVAILABLE:
+                    log.info("attach to %s ends: %s", self.cid[:12], code)
                     return False            # e.g. the task is gone: it exited meanwhile
             self.finished.wait(0.2)
         return False
