@@ -24,9 +24,9 @@ def main():
     server.add(add_ImagesServicer_to_server, ImagesServicer(store), "dockyard_api.images.v1.Images")
     server.add(add_SnapshotsServicer_to_server, SnapshotsServicer(store.snapshots, fs),
                "dockyard_api.snapshots.v1.Snapshots")
-    server.start()
-    store.restore()
+    store.restore()     # before serving: no call sees the store half restored
     fs.cleanup()
+    server.start()
     server.ready()
     server.serve_forever()
 

@@ -46,8 +46,8 @@ def main():
     server = grpcutil.Server(layout.socket("network"))
     server.add(add_NetworksServicer_to_server, NetworksServicer(manager),
                "dockyard_api.networks.v1.Networks")
+    manager.reconcile()     # before serving: no call sees a network half restored
     server.start()
-    manager.reconcile()
     server.ready()
     # On shutdown nothing is torn down: containers keep their netns, veths and rules.
     server.serve_forever()

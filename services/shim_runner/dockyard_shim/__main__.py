@@ -34,8 +34,8 @@ def main():
     server = grpcutil.Server(layout.socket("shim"))
     server.add(shim_pb2_grpc.add_ShimServicer_to_server, ShimServicer(core),
                "dockyard_api.shim.v1.Shim")
+    core.restore()      # before serving: no call may find a task not yet adopted
     server.start()
-    core.restore()
     server.ready()
     server.serve_forever()
 

@@ -15,8 +15,8 @@ def main():
     server = grpcutil.Server(layout.socket("volume"))
     server.add(volumes_pb2_grpc.add_VolumesServicer_to_server, VolumesServicer(store),
                "dockyard_api.volumes.v1.Volumes")
+    store.reconcile()   # before serving: no call sees the volumes half reconciled
     server.start()
-    store.reconcile()
     server.ready()
     try:
         server.serve_forever()
