@@ -138,6 +138,24 @@ def filters_arg(name="filters"):
     return parse_filters(request.args.get(name))
 
 
+def go_values(values):
+    """A filter's values as Go's fmt prints a []string: "[a b]"."""
+    return "[%s]" % " ".join(sorted(values))
+
+
+def exact_bool(flt, key, bad_message=None):
+    """dockerd 20.10's ExactMatch reading of a boolean filter: true/1 wins, else false/0, else
+    400 (bad_message, or "Invalid filter 'key=[values]'"). None when absent."""
+    vals = flt.get(key)
+    if not vals:
+        return None
+    if "true" in vals or "1" in vals:
+        return True
+    if "false" in vals or "0" in vals:
+        return False
+    raise errors.InvalidArgument(bad_message or "Invalid filter '%s=%s'" % (key, go_values(vals)))
+
+
 def filter_bool(flt, key):
     """A boolean filter (dangling=true): None when absent; 400 when not a boolean."""
     vals = flt.get(key)

@@ -86,8 +86,9 @@ def test_events_filters(client, daemon):
 def test_events_bad_filter(client):
     r = client.get("/events", query_string={"filters": "{bad"})
     assert r.status_code == 400
+    # dockerd 20.10 does not check the keys of /events filters: an unknown one is accepted
     r = client.get("/events", query_string={"filters": json.dumps({"nope": ["x"]}), "until": "1"})
-    assert r.status_code == 400
+    assert r.status_code == 200
 
 
 def test_events_live_until_future(client, daemon):

@@ -118,11 +118,21 @@ def merge_image_config(config, image_config):
 def config_defaults(config):
     """Docker's Config with every field present (as inspect shows it)."""
     base = {"Hostname": "", "Domainname": "", "User": "", "AttachStdin": False,
-            "AttachStdout": False, "AttachStderr": False, "ExposedPorts": None, "Tty": False,
+            "AttachStdout": False, "AttachStderr": False, "Tty": False,
             "OpenStdin": False, "StdinOnce": False, "Env": None, "Cmd": None, "Image": "",
             "Volumes": None, "WorkingDir": "", "Entrypoint": None, "OnBuild": None, "Labels": {}}
     base.update({k: v for k, v in config.items() if k not in ("HostConfig", "NetworkingConfig")})
+    if not base.get("ExposedPorts"):
+        base.pop("ExposedPorts", None)   # `json:",omitempty"` in moby's container.Config
     return base
+
+
+# runc's (and so moby's oci.DefaultSpec) masked and read-only /proc paths: dockerd records them in
+# HostConfig at create for every unprivileged container that names none.
+DEFAULT_MASKED_PATHS = ["/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys",
+                        "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+                        "/proc/sched_debug", "/proc/scsi", "/sys/firmware"]
+DEFAULT_READONLY_PATHS = ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
 
 
 def host_config_defaults(hc):
@@ -135,7 +145,8 @@ def host_config_defaults(hc):
             "SecurityOpt": None, "UTSMode": "", "UsernsMode": "", "ShmSize": 67108864, "Runtime": "runc",
             "Isolation": "", "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "",
             "BlkioWeight": 0, "CpuPeriod": 0, "CpuQuota": 0, "CpusetCpus": "", "CpusetMems": "",
-            "Devices": [], "KernelMemory": 0, "MemoryReservation": 0, "MemorySwap": 0,
+            "Devices": [], "KernelMemory": 0, "KernelMemoryTCP": 0, "MemoryReservation": 0,
+            "MemorySwap": 0,
             "MemorySwappiness": None, "OomKillDisable": False, "PidsLimit": None, "Ulimits": None,
             "MaskedPaths": None, "ReadonlyPaths": None}
     for k, v in hc.items():
@@ -143,6 +154,18 @@ def host_config_defaults(hc):
             base[k] = v
     if not (base.get("RestartPolicy") or {}).get("Name"):
         base["RestartPolicy"] = {"Name": "no", "MaximumRetryCount": 0}
+    # What dockerd's adaptContainerSettings/create fill in for the zero values a client sends.
+    if not base.get("ShmSize"):
+        base["ShmSize"] = 67108864
+    if not base.get("CgroupnsMode"):
+        base["CgroupnsMode"] = "private" if os.path.exists("/sys/fs/cgroup/cgroup.controllers") else "host"
+    if (base.get("PidsLimit") or 0) <= 0:
+        base["PidsLimit"] = None
+    if not base.get("Privileged"):
+        if base.get("MaskedPaths") is None:
+            base["MaskedPaths"] = list(DEFAULT_MASKED_PATHS)
+        if base.get("ReadonlyPaths") is None:
+            base["ReadonlyPaths"] = list(DEFAULT_READONLY_PATHS)
     return base
 
 
@@ -192,6 +215,8 @@ def _bind_entry(spec):
             raise bad("invalid mode: %s" % mode)
     rw = "ro" not in modes
     kind = "bind" if src.startswith("/") else "volume"
+    if kind == "volume" and not mode:
+        mode = "z"   # moby setBindModeIfNull: a local volume from -v/--mount without a mode
     _check_target(dst, kind, bad)
     if not src:
         return {"kind": "volume", "name": "", "source": "", "destination": dst, "rw": rw,
@@ -241,7 +266,7 @@ def _mount_entry(m):
         vo = m.get("VolumeOptions") or {}
         driver = vo.get("DriverConfig") or {}
         return {"kind": "volume", "name": src, "source": "", "destination": target,
-                "rw": rw, "mode": "", "anonymous": not src,
+                "rw": rw, "mode": "z", "anonymous": not src,
                 "labels": vo.get("Labels") or {}, "driver": driver.get("Name") or "",
                 "driver_opts": driver.get("Options") or {}, "nocopy": bool(vo.get("NoCopy"))}
     if m.get("Source"):
@@ -271,15 +296,17 @@ def inherited_entries(mounts, mode):
     container) and binds; `mode` ro/rw overrides their RW."""
     out = []
     for m in mounts or []:
-        rw = bool(m.get("RW", True)) if not mode else mode == "rw"
+        # moby's volumes-from copies a mount point without its Mode, and ":rw" cannot lift a
+        # read-only one (RW = m.RW && ReadWrite(mode)).
+        rw = bool(m.get("RW", True)) and mode != "ro"
         if m.get("Type") == "volume" and m.get("Name"):
             out.append({"kind": "volume", "name": m["Name"], "source": "",
-                        "destination": m["Destination"], "rw": rw, "mode": mode or m.get("Mode") or "",
+                        "destination": m["Destination"], "rw": rw, "mode": "",
                         "anonymous": bool(m.get("Anonymous")), "driver": m.get("Driver") or "",
                         "inherited": True, "nocopy": True, "weak": True})
         elif m.get("Type") == "bind":
             out.append({"kind": "bind", "name": "", "source": m["Source"],
-                        "destination": m["Destination"], "rw": rw, "mode": mode or m.get("Mode") or "",
+                        "destination": m["Destination"], "rw": rw, "mode": "",
                         "anonymous": False, "create_source": False, "weak": True})
     return out
 

@@ -5,6 +5,7 @@ import re
 from dockyard_common import errors, ids
 
 from ..events import parse_time_ns
+from ..webutil import exact_bool
 from . import container_health
 from . import container_ports
 from . import container_views as views
@@ -104,11 +105,13 @@ class ContainerFilter:
         keys = PRUNE_KEYS if prune else LIST_KEYS
         for key in filters:
             if key not in keys:
-                raise errors.InvalidArgument("invalid filter '%s'" % key)
+                raise errors.InvalidArgument("Invalid filter '%s'" % key)
         for st in filters.get("status", []):
             if st not in STATUSES:
                 raise errors.InvalidArgument(
-                    "invalid filter 'status=%s'" % st)
+                    "Invalid filter 'status=%s'" % st)
+        # no container of ours is a swarm task: is-task=true matches none
+        self._tasks_only = bool(exact_bool(filters, "is-task"))
         container_health.check_filter(filters.get("health", ()))
         self.needs_all = bool(set(filters) & {"status", "exited", "before", "since"}) and \
             filters.get("status") != {"running"}
@@ -130,6 +133,8 @@ class ContainerFilter:
 
     def match(self, rec):
         f = self.f
+        if self._tasks_only:
+            return False
         st = rec.state
         created = ids.rfc3339_to_ns(rec.created)
         if f.get("id") and not any(rec.id.startswith(v) for v in f["id"]):

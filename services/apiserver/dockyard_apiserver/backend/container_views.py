@@ -172,7 +172,8 @@ def listed_mounts(rec, hc):
     """The record's mounts as Docker lists them: `--tmpfs` (HostConfig.Tmpfs) is no mount point
     there, only `--mount type=tmpfs` is."""
     tmpfs_flags = set(hc.get("Tmpfs") or {})
-    return [m for m in loads(rec.mounts_json, []) or []
+    # "Anonymous" is our own bookkeeping (rm -v), not a field of Docker's MountPoint.
+    return [{k: v for k, v in m.items() if k != "Anonymous"} for m in loads(rec.mounts_json, []) or []
             if not (m.get("Type") == "tmpfs" and m.get("Destination") in tmpfs_flags)]
 
 
@@ -228,8 +229,11 @@ def graph_driver(rec):
 
 
 def _command(config):
+    """moby daemon/list.go: the path, then the args, those with a space quoted in '...'."""
     args = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
-    return " ".join(args)
+    if not args:
+        return ""
+    return " ".join([args[0]] + ["'%s'" % a if " " in a else a for a in args[1:]])
 
 
 def summary(rec, now_ns=None, size=None):

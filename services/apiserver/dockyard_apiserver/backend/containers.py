@@ -28,6 +28,7 @@ from . import container_namespaces as namespaces
 from . import event_attrs
 from . import image_platform
 from . import reference
+from . import stats_shape
 from . import volume_copy
 from . import container_views as views
 from .container_exec import ExecOps, ExecStore
@@ -578,7 +579,9 @@ class ContainerBackend(ExecOps):
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise errors.Internal("ps: %s" % exc) from None
         if out.returncode != 0:
-            raise errors.Internal("Error running ps: %s" % out.stderr.strip())
+            # moby top_unix.go: "ps: " and the first line of ps's stderr, else its exit status.
+            first = (out.stderr or "").split("\n", 1)[0].strip()
+            raise errors.Internal("ps: %s" % (first or "exit status %d" % out.returncode))
         return parse_ps(out.stdout, pids)
 
     def prune(self, filters=None):
@@ -602,6 +605,8 @@ class ContainerBackend(ExecOps):
         return {"ContainersDeleted": deleted or None, "SpaceReclaimed": reclaimed}
 
     def stats_once(self, rec):
+        if not rec.state.running:
+            return stats_shape.stopped(rec)
         try:
             raw = self.c.tasks.Stats(tasks_pb2.TaskRef(id=rec.id)).stats_json
             data = json.loads(raw) if raw else {}
@@ -618,7 +623,7 @@ class ContainerBackend(ExecOps):
         data["id"] = rec.id
         data.setdefault("num_procs", 0)
         data.setdefault("storage_stats", {})
-        return data
+        return stats_shape.running(data)
 
     # ------------------------------------------------------------------ I/O helpers
     def logs(self, rec, follow, stdout, stderr, since_ns=0, until_ns=0, tail=-1):

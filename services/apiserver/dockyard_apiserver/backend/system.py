@@ -11,11 +11,10 @@ import uuid
 
 from dockyard_api.containers.v1 import containers_pb2
 from dockyard_api.images.v1 import images_pb2
-from dockyard_api.volumes.v1 import volumes_pb2
 from dockyard_common import errors, ids
 
 from .. import API_VERSION, ENGINE_VERSION, MIN_API_VERSION
-from . import images as image_backend
+from . import container_sysinfo
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +123,7 @@ def info(daemon):
     stopped = len(containers) - running - paused
     rv, rc = runc_version()
     cgv = cgroup_version()
+    sysinfo = container_sysinfo.probe()
     # dockerd 20.10 calls its built-in seccomp profile "default" ("builtin" came with 23.0).
     security = ["name=seccomp,profile=default"] if cgv == "1" else ["name=seccomp,profile=default",
                                                                    "name=cgroupns"]
@@ -134,12 +134,15 @@ def info(daemon):
         "Images": len(images),
         "Driver": "overlay2",
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"],
-                         ["Using metacopy", "false"], ["Native Overlay Diff", "true"],
-                         ["userxattr", "false"]],
+                         ["Native Overlay Diff", "true"], ["userxattr", "false"]],
         "DockerRootDir": daemon.layout.data_root,
-        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "null"],
+        "Plugins": {"Volume": ["local"], "Network": ["bridge", "host", "ipvlan", "macvlan", "null"],
                     "Authorization": None, "Log": ["json-file"]},
-        "MemoryLimit": True, "SwapLimit": cgv == "2", "KernelMemoryTCP": False,
+        # host facts, as dockerd's pkg/sysinfo reads them from the cgroup files
+        "MemoryLimit": sysinfo.memory_limit, "SwapLimit": sysinfo.swap_limit,
+        "KernelMemory": sysinfo.kernel_memory,
+        "KernelMemoryTCP": cgv == "1" and os.path.exists(
+            "/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes"),
         "CpuCfsPeriod": True, "CpuCfsQuota": True, "CPUShares": True, "CPUSet": True,
         "PidsLimit": True, "IPv4Forwarding": True, "BridgeNfIptables": True,
         "BridgeNfIp6tables": True, "OomKillDisable": cgv == "1",
@@ -151,12 +154,12 @@ def info(daemon):
         "OperatingSystem": operating_system(), "OSVersion": os_version(), "OSType": "linux",
         "Architecture": platform.machine(),
         "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": None,
-                           "AllowNondistributableArtifactsHostnames": None,
+        "RegistryConfig": {"AllowNondistributableArtifactsCIDRs": [],
+                           "AllowNondistributableArtifactsHostnames": [],
                            "InsecureRegistryCIDRs": ["127.0.0.0/8"],
                            "IndexConfigs": {"docker.io": {"Name": "docker.io", "Mirrors": [],
                                                           "Secure": True, "Official": True}},
-                           "Mirrors": None},
+                           "Mirrors": []},
         "NCPU": os.cpu_count() or 1, "MemTotal": mem_total(),
         "GenericResources": None,
         "HttpProxy": os.environ.get("HTTP_PROXY", ""), "HttpsProxy": os.environ.get("HTTPS_PROXY", ""),
@@ -175,7 +178,6 @@ def info(daemon):
         "RuncCommit": {"ID": rc or "", "Expected": rc or ""},
         "InitCommit": {"ID": "", "Expected": ""},
         "SecurityOptions": security,
-        "DefaultAddressPools": None,
         "Warnings": None,
         "CDISpecDirs": [],
     }
@@ -191,32 +193,6 @@ def _count_fds():
 def _thread_count():
     import threading
     return threading.active_count()
-
-
-def disk_usage(daemon, api_lt_144=False):
-    clients = daemon.clients
-    containers = _safe(lambda: list(clients.containers.List(
-        containers_pb2.ListContainersRequest(all=True)).containers), [])
-    images = _safe(lambda: list(clients.images.List(images_pb2.ListImagesRequest(all=True)).images), [])
-    volumes = _safe(lambda: list(clients.volumes.List(volumes_pb2.ListVolumesRequest()).volumes), [])
-    usage = {}
-    for c in containers:
-        usage[c.image_id] = usage.get(c.image_id, 0) + 1
-    image_list = [image_backend.summary(i, version_lt_144=api_lt_144, containers=usage.get(i.id, 0))
-                  for i in images]
-    ctr_list = []
-    for c in containers:
-        ctr_list.append({"Id": c.id, "Names": ["/" + c.name], "Image": c.image, "ImageID": c.image_id,
-                         "Command": "", "Created": ids.rfc3339_to_ns(c.created) // 1_000_000_000
-                         if c.created else 0,
-                         "State": c.state.status, "Status": c.state.status, "SizeRw": 0,
-                         "SizeRootFs": 0, "Labels": dict(c.labels), "Mounts": []})
-    vol_list = [{"Name": v.name, "Driver": v.driver or "local", "Mountpoint": v.mountpoint,
-                 "CreatedAt": v.created_at, "Labels": dict(v.labels) or None, "Scope": v.scope or "local",
-                 "Options": dict(v.options) or None,
-                 "UsageData": {"Size": -1, "RefCount": v.ref_count}} for v in volumes]
-    return {"LayersSize": sum(i.size for i in images), "Images": image_list,
-            "Containers": ctr_list, "Volumes": vol_list, "BuildCache": []}
 
 
 def now():

@@ -12,7 +12,7 @@ from dockyard_common import errors, grpcutil, ids, stdcopy
 
 from .. import hijack
 from ..backend import container_config as cc
-from ..backend import image_platform, log_config
+from ..backend import image_platform, log_config, log_format, stats_shape
 from ..backend.containers import for_daemon
 from ..events import parse_time_ns
 from ..webutil import (daemon, empty, filters_arg, json_response, parse_json, qbool, qint,
@@ -220,10 +220,10 @@ def logs(ref):
         try:
             yield b""
             for e in entries:
-                data = details + e.data
-                if timestamps:
-                    data = ids.now_rfc3339(e.time_ns).encode() + b" " + data
-                yield data if tty else stdcopy.frame(e.stream or stdcopy.STDOUT, data)
+                stamp = ids.now_rfc3339(e.time_ns).encode() + b" " if timestamps else b""
+                for piece in log_format.pieces(e.data):
+                    data = stamp + details + log_format.as_json_file(piece)
+                    yield data if tty else stdcopy.frame(e.stream or stdcopy.STDOUT, data)
         except errors.NotFound:
             return  # never started: no log yet
         finally:
@@ -269,7 +269,9 @@ def attach(ref):
 def _replay_logs(be, rec, conn, tty, stdout, stderr):
     try:
         for e in be.logs(rec, False, stdout, stderr):
-            conn.sendall(e.data if tty else stdcopy.frame(e.stream or stdcopy.STDOUT, e.data))
+            for piece in log_format.pieces(e.data):     # replayed from the json-file log
+                data = log_format.as_json_file(piece)
+                conn.sendall(data if tty else stdcopy.frame(e.stream or stdcopy.STDOUT, data))
     except errors.NotFound:
         pass
 
@@ -286,12 +288,11 @@ def stats(ref):
     def sample(prev):
         cur = be.stats_once(be.get(rec.id))
         cur["preread"] = prev["read"] if prev else ids.ZERO_TIME
-        cur["precpu_stats"] = prev["cpu_stats"] if prev else {"cpu_usage": {"total_usage": 0},
-                                                               "throttling_data": {}}
+        cur["precpu_stats"] = prev["cpu_stats"] if prev else stats_shape.zero_cpu()
         return cur
 
     if not rec.state.running:
-        return json_response(sample(None))
+        return json_response(be.stats_once(rec))
     if not stream:
         first = None if one_shot else sample(None)
         if first is not None:

@@ -14,7 +14,7 @@ from ..api_types import NETWORK_CONNECT, NETWORK_CREATE, NETWORK_DISCONNECT
 from ..backend import event_attrs
 from ..events import match_labels
 from ..httperrors import error_response
-from ..webutil import clients, daemon, empty, filter_bool, filters_arg, json_body, json_response
+from ..webutil import clients, daemon, empty, exact_bool, filters_arg, json_body, json_response
 from .swarm import NOT_A_MANAGER
 
 bp = Blueprint("networks", __name__)
@@ -113,8 +113,12 @@ def list_networks():
     flt = filters_arg()
     for key in flt:
         if key not in ("dangling", "driver", "id", "label", "name", "scope", "type"):
-            raise errors.InvalidArgument("invalid filter '%s'" % key)
-    dangling = filter_bool(flt, "dangling")
+            raise errors.InvalidArgument("Invalid filter '%s'" % key)
+    dangling = exact_bool(flt, "dangling", 'invalid value for filter \'dangling\', must be "true" '
+                                            '(or "1"), or "false" (or "0")')
+    for kind in flt.get("type", ()):
+        if kind not in ("custom", "builtin"):
+            raise errors.InvalidArgument("invalid filter: 'type'='%s'" % kind)
     out = []
     for n in clients().networks.List(types_pb2.Empty()).networks:
         if flt.get("name") and not any(x in n.name for x in flt["name"]):
@@ -165,7 +169,7 @@ def prune_networks():
     flt = filters_arg()
     for key in flt:
         if key not in ("label", "label!", "until"):
-            raise errors.InvalidArgument("invalid filter '%s'" % key)
+            raise errors.InvalidArgument("Invalid filter '%s'" % key)
     removed = []
     for n in clients().networks.List(types_pb2.Empty()).networks:
         if n.name in PREDEFINED or n.endpoints:

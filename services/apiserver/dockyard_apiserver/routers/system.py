@@ -7,7 +7,7 @@ from flask import Blueprint, Response, request
 from dockyard_common import errors
 
 from .. import API_VERSION
-from ..backend import system
+from ..backend import disk_usage as df_backend, system
 from ..events import parse_filters, parse_time_ns
 from ..httpserver import CLIENT_GONE_KEY
 from ..webutil import daemon, json_response, version_at_least
@@ -39,7 +39,8 @@ def info():
 
 @bp.get("/system/df")
 def disk_usage():
-    return json_response(system.disk_usage(daemon(), api_lt_144=not version_at_least("1.44")))
+    return json_response(df_backend.disk_usage(daemon(), api_lt_144=not version_at_least("1.44"),
+                                               api_lt_142=not version_at_least("1.42")))
 
 
 @bp.get("/events")

@@ -10,19 +10,14 @@ from dockyard_common import errors, ids
 
 from ..api_types import VOLUME_CREATE
 from ..backend import event_attrs
+from ..backend.volume_views import volume_json
 from ..events import match_labels
-from ..webutil import (clients, daemon, empty, filter_bool, filters_arg, json_body, json_response,
+from ..webutil import (clients, daemon, empty, exact_bool, filter_bool, filters_arg, json_body, json_response,
                        qbool)
 
 bp = Blueprint("volumes", __name__)
 
 _NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]+$")
-
-
-def volume_json(v):
-    return {"CreatedAt": v.created_at, "Driver": v.driver or "local",
-            "Labels": dict(v.labels) or None, "Mountpoint": v.mountpoint, "Name": v.name,
-            "Options": dict(v.options) or None, "Scope": v.scope or "local"}
 
 
 def _get(name):
@@ -67,8 +62,8 @@ def create_volume():
 def _list(flt):
     for key in flt:
         if key not in ("dangling", "label", "name", "driver"):
-            raise errors.InvalidArgument("invalid filter '%s'" % key)
-    dangling = filter_bool(flt, "dangling")
+            raise errors.InvalidArgument("Invalid filter '%s'" % key)
+    dangling = exact_bool(flt, "dangling")
     out = []
     for v in clients().volumes.List(volumes_pb2.ListVolumesRequest()).volumes:
         if dangling is not None and dangling != (v.ref_count == 0):
@@ -116,7 +111,7 @@ def prune_volumes():
     flt = filters_arg()
     for key in flt:
         if key not in ("label", "label!", "all"):
-            raise errors.InvalidArgument("invalid filter '%s'" % key)
+            raise errors.InvalidArgument("Invalid filter '%s'" % key)
     # API >= 1.42 (dockerd 23+) prunes only anonymous volumes unless all=true; the acceptance
     # suite follows dockerd 20.10, which prunes unused named volumes too. We do that unless the
     # client explicitly asks for all=false.
