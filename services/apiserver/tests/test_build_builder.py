@@ -293,3 +293,16 @@ def test_forcerm_removes_step_containers_even_with_rm_false(engine):
     img, msgs = build(engine, {"Dockerfile": "FROM busybox\nRUN true\n"}, rm=False, forcerm=True)
     assert engine.removed == [engine.created[0][0]]
     assert "Removing intermediate container" in text(msgs)
+
+
+def test_one_arg_declares_several_names(engine):
+    """dockerd 20.10: `ARG a=1 b c=3` is one step declaring three build args."""
+    engine.outputs["/bin/sh -c echo $a $b $c"] = ["1 2 3\n"]
+    img, msgs = build(engine, {"Dockerfile": "ARG m=0 n\nFROM busybox\nARG a=1 b c=3\nRUN echo $a $b $c\n"},
+                      buildargs={"b": "2"})
+    out = text(msgs)
+    assert "Step 1/4 : ARG m=0 n\n" in out and "Step 3/4 : ARG a=1 b c=3\n" in out
+    assert "1 2 3\n" in out and "were not consumed" not in out
+    history = [h["created_by"] for h in config(img)["history"]]
+    assert "/bin/sh -c #(nop)  ARG a=1 b c=3" in history
+    assert "|3 a=1 b=2 c=3 /bin/sh -c echo $a $b $c" in history

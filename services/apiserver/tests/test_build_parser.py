@@ -24,7 +24,7 @@ def test_stages_meta_args_flags_and_forms():
         "ENV LEGACY some value\n"
         "FROM scratch\n"
         "CMD echo hi\n")
-    assert [a.args for a in df.meta_args] == [("BASE", "busybox")]
+    assert [a.args for a in df.meta_args] == [[("BASE", "busybox")]]
     first, second = df.stages
     assert (first.base, first.name) == ("${BASE}", "builder")
     run, run_exec, copy, env, legacy = first.commands

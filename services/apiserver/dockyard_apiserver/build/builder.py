@@ -158,14 +158,14 @@ class Builder:
         for inst in self.df.meta_args:
             n += 1
             self.say("Step %d/%d : %s\n" % (n, total, inst))
-            name, default = inst.args
-            self.used_args.add(name)
-            if name in self.opts.buildargs:
-                meta[name] = self.opts.buildargs[name]
-            elif default is not None:
-                meta[name] = self.lex.process_word(default, self._meta_env(meta))
-            else:
-                meta[name] = None
+            for name, default in inst.args:
+                self.used_args.add(name)
+                if name in self.opts.buildargs:
+                    meta[name] = self.opts.buildargs[name]
+                elif default is not None:
+                    meta[name] = self.lex.process_word(default, self._meta_env(meta))
+                else:
+                    meta[name] = None
         self.meta = meta
         state = None
         for stage in self.stages:
@@ -387,18 +387,20 @@ class Builder:
         self._nop(state, "LABEL " + " ".join("%s=%s" % kv for kv in pairs))
 
     def _do_arg(self, state, inst):
-        name, default = inst.args
-        self.used_args.add(name)
-        if default is not None:
-            default = self._word(state, default)
-        if name in self.opts.buildargs:
-            value = self.opts.buildargs[name]
-        elif default is not None:
-            value = default
-        else:
-            value = self.meta.get(name)
-        state.args[name] = value
-        self._nop(state, "ARG %s" % name + ("=%s" % default if default is not None else ""))
+        declared = []
+        for name, default in inst.args:
+            self.used_args.add(name)
+            if default is not None:
+                default = self._word(state, default)
+            if name in self.opts.buildargs:
+                value = self.opts.buildargs[name]
+            elif default is not None:
+                value = default
+            else:
+                value = self.meta.get(name)
+            state.args[name] = value
+            declared.append(name + ("=%s" % default if default is not None else ""))
+        self._nop(state, "ARG " + " ".join(declared))
 
     def _do_expose(self, state, inst):
         words = [self._word(state, w) for w in inst.args]

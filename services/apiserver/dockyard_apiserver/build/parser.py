@@ -245,12 +245,13 @@ def _parse_args(inst, escape):
         words = parse_words(rest, escape)
         if not words:
             raise errors.InvalidArgument("ARG requires at least one argument")
-        if len(words) != 1:
-            raise errors.InvalidArgument("ARG requires exactly one argument")
-        k, eq, v = words[0].partition("=")
-        if not k:
-            raise errors.InvalidArgument("ARG names can not be blank")
-        inst.args = (k, v if eq else None)
+        pairs = []      # one ARG may declare several (dockerd 20.10's parseArg loop)
+        for word in words:
+            k, eq, v = word.partition("=")
+            if not k:
+                raise errors.InvalidArgument("ARG names can not be blank")
+            pairs.append((k, v if eq else None))
+        inst.args = pairs
     elif name in ("COPY", "ADD"):
         items = exec_form_args(rest)
         inst.json_form = items is not None
