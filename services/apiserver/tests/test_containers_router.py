@@ -1,6 +1,7 @@
 """Containers and exec routes over fake services (no gRPC, no root)."""
 
 import json
+import os
 import socket
 import threading
 import time
@@ -367,3 +368,11 @@ def test_parse_signal():
     assert cc.parse_signal("9") == 9 and cc.parse_signal("", 9) == 9
     with pytest.raises(errors.InvalidArgument):
         cc.parse_signal("NOPE")
+
+
+def test_graph_driver_names_the_real_mount_point(client, daemon):
+    """MergedDir is where shim-runner mounts the root filesystem (it exists while running)."""
+    cid = create(client, name="gd")
+    gd = client.get("/containers/gd/json").get_json()["GraphDriver"]
+    assert gd["Name"] == "overlay2" and gd["Data"]["UpperDir"] == "/s/1/fs"
+    assert gd["Data"]["MergedDir"] == os.path.join(daemon.layout.task_dir(cid), "rootfs")

@@ -177,7 +177,8 @@ def listed_mounts(rec, hc):
             if not (m.get("Type") == "tmpfs" and m.get("Destination") in tmpfs_flags)]
 
 
-def inspect(rec, exec_ids=None, size=None):
+def inspect(rec, exec_ids=None, size=None, merged_dir=""):
+    """merged_dir: where shim-runner mounts the container's root filesystem (GraphDriver)."""
     config = config_defaults(loads(rec.config_json, {}))
     hc = host_config_defaults(loads(rec.host_config_json, {}))
     args = list(config.get("Entrypoint") or []) + list(config.get("Cmd") or [])
@@ -202,7 +203,7 @@ def inspect(rec, exec_ids=None, size=None):
         "AppArmorProfile": "",
         "ExecIDs": exec_ids or None,
         "HostConfig": hc,
-        "GraphDriver": graph_driver(rec),
+        "GraphDriver": graph_driver(rec, merged_dir),
         "Mounts": listed_mounts(rec, hc),
         "Config": config,
         "NetworkSettings": network_settings(rec, config, hc, bool(st.running)),
@@ -212,7 +213,9 @@ def inspect(rec, exec_ids=None, size=None):
     return out
 
 
-def graph_driver(rec):
+def graph_driver(rec, merged_dir=""):
+    """overlay2's view: the snapshot's dirs, and the real mount point of the merged root (it
+    holds the container's files while the container runs, as Docker's MergedDir)."""
     data = {}
     for m in rec.rootfs:
         for opt in m.options:
@@ -223,8 +226,8 @@ def graph_driver(rec):
                 data["UpperDir"] = value
             elif key == "workdir":
                 data["WorkDir"] = value
-    if "UpperDir" in data:
-        data["MergedDir"] = data["UpperDir"].rsplit("/", 1)[0] + "/merged"
+    if "UpperDir" in data and merged_dir:
+        data["MergedDir"] = merged_dir
     return {"Data": data or None, "Name": "overlay2"}
 
 

@@ -521,7 +521,8 @@ class ContainerBackend(ExecOps):
     def inspect(self, ref, size=False):
         rec = self.get(ref)
         return views.inspect(rec, exec_ids=self.execs.ids_of(rec.id),
-                             size=self._size(rec) if size else None)
+                             size=self._size(rec) if size else None,
+                             merged_dir=os.path.join(self.daemon.layout.task_dir(rec.id), "rootfs"))
 
     def _size(self, rec):
         try:
