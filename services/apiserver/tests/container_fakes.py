@@ -63,6 +63,9 @@ class FakeImages:
             return self.image
         raise errors.NotFound("image %s not found" % req.ref)
 
+    def List(self, req):
+        return images_pb2.ListImagesResponse(images=[self.image])
+
 
 class FakeSnapshots:
     def __init__(self, world):

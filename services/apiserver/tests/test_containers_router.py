@@ -376,3 +376,16 @@ def test_graph_driver_names_the_real_mount_point(client, daemon):
     gd = client.get("/containers/gd/json").get_json()["GraphDriver"]
     assert gd["Name"] == "overlay2" and gd["Data"]["UpperDir"] == "/s/1/fs"
     assert gd["Data"]["MergedDir"] == os.path.join(daemon.layout.task_dir(cid), "rootfs")
+
+
+def test_list_shows_the_image_id_once_the_reference_names_another_image():
+    """moby daemon/list.go: the reference while it still names the container's image."""
+    from dockyard_apiserver.backend.containers import listed_image
+    iid = "sha256:" + "ab" * 32
+    names = {"busybox:latest": iid, "other:1": "sha256:" + "cd" * 32}
+    assert listed_image("busybox", iid, names) == "busybox"
+    assert listed_image("docker.io/library/busybox:latest", iid, names) == "docker.io/library/busybox:latest"
+    assert listed_image("abab", iid, names) == "abab"                 # an id prefix
+    assert listed_image("other:1", iid, names) == iid                  # the tag moved
+    assert listed_image("gone:1", iid, names) == iid                   # the tag went away
+    assert listed_image("", iid, names) == iid

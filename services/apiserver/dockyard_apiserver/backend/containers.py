@@ -21,6 +21,7 @@ from dockyard_api.tasks.v1 import tasks_pb2
 from dockyard_api.types.v1 import types_pb2
 from dockyard_api.volumes.v1 import volumes_pb2
 from dockyard_common import errors, ids
+from dockyard_common import reference as shared_reference
 
 from ..logresume import ResumingLogs
 from . import container_config as cc
@@ -59,6 +60,18 @@ def _ignore(fn, *args, kinds=(errors.NotFound,)):
 
 
 GO_MODE_DIR, GO_MODE_SYMLINK = 1 << 31, 1 << 27     # PathStat.mode is a Go os.FileMode
+
+
+def listed_image(image, image_id, names):
+    """moby daemon/list.go: a container lists the reference it was created from while that still
+    names its image; once the tag moved or went away, the image id."""
+    if not image or image == image_id or shared_reference.is_id_prefix(image_id, image):
+        return image or image_id
+    try:
+        key = shared_reference.normalize_tag(image)
+    except errors.InvalidArgument:
+        return image_id
+    return image if names.get(key) == image_id else image_id
 
 
 class ContainerBackend(ExecOps):
@@ -545,15 +558,28 @@ class ContainerBackend(ExecOps):
         flt.prepare(recs)
         now = time.time_ns()
         out = []
+        image_names = None
         for rec in recs:
             if not all and not rec.state.running:
                 continue
             if not flt.match(rec):
                 continue
-            out.append(views.summary(rec, now, self._size(rec) if size else None))
+            item = views.summary(rec, now, self._size(rec) if size else None)
+            if image_names is None:
+                image_names = self._image_names()
+            item["Image"] = listed_image(item["Image"], rec.image_id, image_names)
+            out.append(item)
             if limit > 0 and len(out) >= limit:
                 break
         return out
+
+    def _image_names(self):
+        """Every tag and digest reference -> its image id (one Images.List per listing)."""
+        names = {}
+        for img in self.c.images.List(images_pb2.ListImagesRequest(all=True)).images:
+            for ref in list(img.repo_tags) + list(img.repo_digests):
+                names[ref] = img.id
+        return names
 
     def rename(self, ref, new_name):
         if not new_name:
