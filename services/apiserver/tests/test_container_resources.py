@@ -111,3 +111,35 @@ def test_oci_resources_carry_realtime_and_block_devices():
                                "BlkioDeviceWriteIOps": [{"Path": "/dev/gone", "Rate": 5}]}, False)
     assert res["cpu"]["realtimePeriod"] == 1000000 and res["cpu"]["realtimeRuntime"] == 100
     assert res["blockIO"] == {"throttleReadBpsDevice": [{"major": 1, "minor": 3, "rate": 1048576}]}
+
+
+@pytest.mark.parametrize("hc, message", [
+    ({"Isolation": "hyperv"}, "Invalid isolation: \"hyperv\" - linux only supports 'default'"),
+    ({"DeviceRequests": [{"Driver": "", "Count": -1, "Capabilities": [["gpu"]]}]},
+     r'could not select device driver "" with capabilities: \[\[gpu\]\]'),
+    ({"DeviceRequests": [{"Driver": "nvidia", "Capabilities": [["gpu", "utility"], ["compute"]]}]},
+     r'could not select device driver "nvidia" with capabilities: \[\[gpu utility\] \[compute\]\]'),
+])
+def test_settings_this_host_cannot_honour(hc, message):
+    with pytest.raises(errors.InvalidArgument, match=message):
+        cc.validate_host_config(hc, info())
+
+
+def test_a_runtime_without_its_binary_is_unknown(monkeypatch):
+    from dockyard_apiserver.backend import container_resources
+    monkeypatch.setattr(container_resources, "installed_runtimes", lambda: ["runc"])
+    with pytest.raises(errors.InvalidArgument, match="^Unknown runtime specified crun$"):
+        cc.validate_host_config({"Runtime": "crun"}, info())
+    cc.validate_host_config({"Runtime": "runc"}, info())
+
+
+def test_a_volume_plugin_is_not_found():
+    with pytest.raises(errors.NotFound, match='^error looking up volume plugin foo: plugin "foo" not found$'):
+        cc.validate_host_config({"VolumeDriver": "foo"}, info())
+    cc.validate_host_config({"VolumeDriver": "local"}, info())
+
+
+def test_a_bad_stop_signal_fails_before_anything_else():
+    with pytest.raises(errors.InvalidArgument, match="^Invalid signal: FOO$"):
+        cc.split_create_body({"Image": "busybox", "StopSignal": "FOO"})
+    assert cc.split_create_body({"Image": "busybox", "StopSignal": "SIGUSR1"})[0]["StopSignal"] == "SIGUSR1"

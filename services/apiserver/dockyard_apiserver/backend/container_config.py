@@ -35,7 +35,10 @@ def check_create_body(body):
 def split_create_body(body):
     """(Config, HostConfig, NetworkingConfig) from the create body."""
     config = {k: v for k, v in body.items() if k not in ("HostConfig", "NetworkingConfig")}
-    container_health.validate(config.get("Healthcheck"))   # before any lookup, as dockerd
+    # before any lookup, as dockerd's verifyContainerSettings
+    if config.get("StopSignal"):
+        parse_signal(config["StopSignal"])
+    container_health.validate(config.get("Healthcheck"))
     host_config = dict(body.get("HostConfig") or {})
     networking = dict(body.get("NetworkingConfig") or {})
     return config, host_config, networking
@@ -61,6 +64,10 @@ def validate_host_config(hc, info=None):
         raise errors.InvalidArgument(
             "can't create 'AutoRemove' container with restart policy")
     container_ports.validate(hc)
+    driver = hc.get("VolumeDriver") or ""
+    if driver not in ("", "local"):     # no volume plugins here (the CLI then tries a pull)
+        raise errors.NotFound('error looking up volume plugin %s: plugin "%s" not found'
+                              % (driver, driver))
     warnings = container_resources.verify_resources(hc, info)
     warnings += container_resources.verify_settings(hc, info)
     container_resources.check_block_devices(hc)

@@ -8,6 +8,7 @@ changed in place as dockerd changes it, so inspect shows what was kept.
 
 import errno
 import os
+import shutil
 
 from dockyard_common import errors
 
@@ -25,6 +26,12 @@ def _int(hc, key):
         return int(hc.get(key) or 0)
     except (TypeError, ValueError):
         return 0
+
+
+def installed_runtimes():
+    """The runtimes dockyard drives whose binary this host has (crun is optional)."""
+    path = os.environ.get("PATH", "") + ":/usr/sbin:/usr/bin:/sbin:/bin"
+    return [name for name in RUNTIMES if shutil.which(name, path=path)]
 
 
 def _bad(message):
@@ -203,8 +210,16 @@ def verify_settings(hc, info):
     if mode == "host" and hc.get("PortBindings"):
         warnings.append("Published ports are discarded when using host network mode")
     runtime = hc.get("Runtime") or ""
-    if runtime and runtime not in RUNTIMES:
+    if runtime and runtime not in installed_runtimes():
         raise _bad("Unknown runtime specified %s" % runtime)
+    isolation = hc.get("Isolation") or ""
+    if isolation not in ("", "default"):
+        raise _bad('Invalid isolation: "%s" - linux only supports \'default\'' % isolation)
+    for req in hc.get("DeviceRequests") or []:
+        # no device driver (nvidia, cdi) is registered here: dockerd's handleDevice error
+        caps = "[%s]" % " ".join("[%s]" % " ".join(c or []) for c in (req or {}).get("Capabilities") or [])
+        raise _bad('could not select device driver "%s" with capabilities: %s'
+                   % ((req or {}).get("Driver") or "", caps))
     if hc.get("CgroupnsMode") == "private" and not info.cgroup_namespaces:
         warnings.append("Your kernel does not support cgroup namespaces.  Cgroup namespace "
                         "setting discarded.")

@@ -14,7 +14,7 @@ from dockyard_api.images.v1 import images_pb2
 from dockyard_common import errors, ids
 
 from .. import API_VERSION, ENGINE_VERSION, MIN_API_VERSION
-from . import container_sysinfo
+from . import container_resources, container_sysinfo
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +167,7 @@ def info(daemon):
         "Name": socket.gethostname(),
         "Labels": [], "ExperimentalBuild": False,
         "ServerVersion": ENGINE_VERSION,
-        "Runtimes": {"runc": {"path": "runc"}},
+        "Runtimes": {name: {"path": name} for name in container_resources.installed_runtimes()},
         "DefaultRuntime": "runc",
         "Swarm": {"NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive",
                   "ControlAvailable": False, "Error": "", "RemoteManagers": None},
