@@ -78,6 +78,38 @@ def test_cli_build_run_copy_cache_and_history(stack, dcli, tmp_path):
     assert leftovers(stack, dcli) == NOTHING
 
 
+def test_config_steps_commit_from_created_containers(stack, dcli, tmp_path):
+    """As dockerd's classic builder: each config-only step creates (never starts) a container,
+    commits it (its id in the image's Container) and removes it with the default --rm."""
+    ctx = write(str(tmp_path / "nop"), {
+        "Dockerfile": "FROM %s\nENV A=1\nLABEL k=v\nWORKDIR /made\nCMD [\"true\"]\n" % BASE})
+    since = str(int(time.time()))
+    out = dcli("build", "--no-cache", "-t", "built:nop", ctx).out
+    lines = out.splitlines()
+    running = [ln.split()[-1] for ln in lines if ln.startswith(" ---> Running in ")]
+    assert len(running) == 4
+    for short in running:
+        i = lines.index(" ---> Running in " + short)
+        assert lines[i + 1] == "Removing intermediate container " + short
+    fmt = "{{.Container}} {{json .ContainerConfig.Cmd}} {{.ContainerConfig.Hostname}}"
+    container, rest = dcli("image", "inspect", "-f", fmt, "built:nop").out.strip().split(" ", 1)
+    cmd, hostname = rest.rsplit(" ", 1)
+    assert container[:12] == running[-1] and hostname == running[-1]
+    assert cmd == '["/bin/sh","-c","#(nop) ","CMD [\\"true\\"]"]'
+    events = dcli("events", "--since", since, "--until", str(int(time.time()) + 1), "--filter",
+                  "type=container", "--format", "{{.Action}} {{.Actor.ID}}").out.splitlines()
+    ours = [(a, c[:12]) for a, c in (e.split() for e in events) if c[:12] in running]  # since: whole seconds
+    assert ours == [(a, c) for c in running for a in ("create", "destroy")]
+    assert leftovers(stack, dcli) == NOTHING
+    again = dcli("build", "-t", "built:nop", ctx).out
+    assert again.count("Using cache") == 4 and "Running in" not in again
+    dcli("build", "--no-cache", "--rm=false", ctx)
+    kept = dcli("ps", "-a", "--format", "{{.Status}} {{.Command}}").out.splitlines()
+    assert len(kept) == 4 and all(k.startswith("Created \"/bin/sh -c '#(nop)") for k in kept)
+    dcli("rm", *dcli("ps", "-aq").out.split())
+    assert leftovers(stack, dcli) == NOTHING
+
+
 def test_failed_run_exit_code_force_rm_and_parse_error(stack, dcli, tmp_path):
     ctx = write(str(tmp_path / "fail"), {"Dockerfile": "FROM %s\nRUN echo out && exit 5\n" % BASE})
     r = dcli("build", "--force-rm", ctx, check=False)

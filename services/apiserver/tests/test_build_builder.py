@@ -57,13 +57,18 @@ class FakeEngine:
     def can_pull(self):
         return False
 
-    def commit(self, parent_id, config, created_by, snapshot_key="", author="", container_config=None):
+    def commit(self, parent_id, config, created_by, snapshot_key="", author="", container_config=None,
+               empty_layer=None):
+        if empty_layer is None:
+            empty_layer = not snapshot_key
         parent = self.images.get(parent_id)
         pcfg = json.loads(parent.config_json) if parent else {}
         cfg = {"config": config, "container_config": container_config,
                "history": pcfg.get("history", []) + [
-                   {"created_by": created_by, "empty_layer": not snapshot_key}]}
-        return self._add(parent_id, cfg, (parent.layers if parent else 0) + (1 if snapshot_key else 0))
+                   {"created_by": created_by, "empty_layer": empty_layer}]}
+        if snapshot_key in dict(self.created):   # as the image service: a container's id
+            cfg["container"] = snapshot_key
+        return self._add(parent_id, cfg, (parent.layers if parent else 0) + (0 if empty_layer else 1))
 
     def tag(self, image_id, ref):
         self.tags[ref] = image_id
@@ -101,6 +106,10 @@ class FakeEngine:
     def stat(self, key, path):
         return types.SimpleNamespace(mode=1 << 31) if path in ("/", "/tmp") else None
 
+    def run_containers(self):
+        """The created containers that are not a config-only step's ("#(nop) " Cmd)."""
+        return [(cid, body) for cid, body in self.created if not _is_nop(body)]
+
     def put(self, key, path, chunks):
         data = b"".join(chunks)
         with tarfile.open(fileobj=io.BytesIO(data)) as tf:
@@ -109,6 +118,10 @@ class FakeEngine:
 
     def get_archive(self, key, path, out):
         raise AssertionError("not used")
+
+
+def _is_nop(body):
+    return any(a.startswith("#(nop) ") for a in body.get("Cmd") or [])
 
 
 @pytest.fixture
@@ -163,11 +176,14 @@ def test_steps_config_history_and_messages(engine):
     assert "/bin/sh -c #(nop) WORKDIR /app" in history
     assert "|1 WHO=bob /bin/sh -c echo hi $WHO" in history
     assert '/bin/sh -c #(nop)  CMD ["/bin/sh" "-c" "echo $A"]' in history
-    run_body = engine.created[0][1]
+    [(run_id, run_body)] = engine.run_containers()
     assert "WHO=bob" in run_body["Env"] and run_body["WorkingDir"] == "/app"
-    assert engine.removed == [engine.created[0][0]]
-    assert engine.puts  # WORKDIR created /app in a layer
-    assert sorted(engine.released) == sorted(engine.puts)
+    # every step after FROM had a container, all removed (default --rm)
+    assert len(engine.created) == 10 and engine.removed == [cid for cid, _ in engine.created]
+    assert out.count(" ---> Running in ") == 10 and out.count("Removing intermediate container") == 10
+    workdir_id = [cid for cid, body in engine.created if body["Cmd"][-1] == "#(nop) WORKDIR /app"][0]
+    assert list(engine.puts) == [workdir_id]  # WORKDIR made /app in its container's layer
+    assert engine.released == []              # no bare snapshot was needed
 
 
 def test_each_step_records_its_container_config(engine):
@@ -182,6 +198,67 @@ def test_each_step_records_its_container_config(engine):
     assert cc["Cmd"] == ["/bin/sh", "-c", "#(nop) ", 'VOLUME [/data]']
     assert cc["Image"] == engine.tags["busybox:latest"]
     assert config(img)["config"]["Cmd"] == ["sh"]
+
+
+def test_config_steps_are_committed_from_created_containers(engine):
+    """moby's probeAndCreate + commitContainer: each config-only step creates (never starts) a
+    container whose config is the step's, commits it (its id in the image's `container`) and
+    removes it as a RUN step's; a cached step creates nothing."""
+    started = []
+    engine.start = started.append
+    files = {"Dockerfile": "FROM busybox\nENV A=1\nLABEL k=v\nWORKDIR /tmp\nCMD [\"x\"]\n"}
+    img, msgs = build(engine, files)
+    assert started == []
+    cids = [cid for cid, _ in engine.created]
+    assert len(cids) == 4 and engine.removed == cids
+    out = text(msgs)
+    for cid in cids:   # "Running in" then "Removing intermediate container", then the image id
+        short = cid[:12]
+        assert " ---> Running in %s\nRemoving intermediate container %s\n ---> " % (short, short) in out
+    env_body = engine.created[0][1]
+    assert env_body["Cmd"] == ["/bin/sh", "-c", "#(nop) ", "ENV A=1"]
+    assert env_body["Image"] == engine.tags["busybox:latest"] and "A=1" in env_body["Env"]
+    assert env_body["HostConfig"] == {"NetworkMode": "default", "ExtraHosts": None}
+    assert config(img)["container"] == cids[-1]
+    cc = config(img)["container_config"]
+    assert cc["Hostname"] == cids[-1][:12] and cc["Cmd"] == ["/bin/sh", "-c", "#(nop) ", 'CMD ["x"]']
+    workdir = engine.images[img.parent]
+    assert config(workdir)["container"] == cids[2] and workdir.layers == 1   # /tmp exists: no layer
+    assert config(workdir)["history"][-1]["empty_layer"] is True
+    assert engine.puts == {}
+    again, msgs = build(engine, files)
+    assert again.id == img.id and len(engine.created) == 4 and "Running in" not in text(msgs)
+
+
+def test_config_step_containers_kept_with_rm_false_and_on_failure(engine):
+    engine.codes["/bin/sh -c false"] = 1
+    files = {"Dockerfile": "FROM busybox\nENV A=1\nRUN false\n"}
+    err, msgs = build(engine, files, rm=False)
+    assert err.code == 1 and engine.removed == [] and len(engine.created) == 2
+    assert "Removing intermediate container" not in text(msgs)
+    err, msgs = build(engine, files, nocache=True)        # --rm: the ENV step's goes, RUN's stays
+    assert engine.removed == [engine.created[2][0]]
+    err, msgs = build(engine, files, nocache=True, forcerm=True)
+    assert engine.removed[1:] == [engine.created[4][0], engine.created[5][0]]
+
+
+def test_scratch_first_config_step_has_no_container(engine):
+    """Our containers need an image: the first step after FROM scratch commits without one."""
+    img, msgs = build(engine, {"Dockerfile": "FROM scratch\nWORKDIR /w\nENV A=1\n"})
+    assert len(engine.created) == 1 and text(msgs).count("Running in") == 1
+    assert engine.created[0][1]["Cmd"][-1] == "ENV A=1"
+    assert img.layers == 1 and list(engine.puts) == engine.released   # /w in a bare snapshot
+
+
+def test_healthcheck_and_shell_history_as_dockerd(engine):
+    img, _ = build(engine, {"Dockerfile": "FROM busybox\nHEALTHCHECK --interval=5s --timeout=3s "
+                                          "--start-period=2h --retries=9 CMD [\"true\"]\n"
+                                          "SHELL [\"/bin/sh\", \"-ec\"]\nHEALTHCHECK NONE\n"})
+    history = [h["created_by"] for h in config(img)["history"]]
+    assert history[-3:] == [
+        '/bin/sh -c #(nop)  HEALTHCHECK &{["CMD" "true"] "5s" "3s" "2h0m0s" \'\\t\'}',
+        "/bin/sh -ec #(nop)  SHELL [/bin/sh -ec]",
+        '/bin/sh -ec #(nop)  HEALTHCHECK &{["NONE"] "0s" "0s" "0s" \'\\x00\'}']
 
 
 def test_second_build_uses_cache_and_copy_change_invalidates(engine):

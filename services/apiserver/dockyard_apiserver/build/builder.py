@@ -9,6 +9,7 @@ import logging
 import os
 import posixpath
 import shutil
+import socket
 import tarfile
 import threading
 from dataclasses import dataclass, field
@@ -322,10 +323,9 @@ class Builder:
     def _nop(self, state, comment):
         """A config-only step (ENV, CMD, LABEL, ...): "#(nop) " history line, empty layer."""
         step_cmd = self._shell(state) + ["#(nop) ", comment]
-        created_by = " ".join(step_cmd)
-        if self._cached(state, created_by):
+        if self._cached(state, " ".join(step_cmd)):
             return
-        self._advance(state, self._commit(state, self._image_config(state), step_cmd))
+        self._config_step(state, step_cmd)
 
     def _commit(self, state, config, step_cmd, snapshot_key=""):
         """The step's image. Its ContainerConfig is the step's config with Cmd naming the step, as
@@ -333,6 +333,48 @@ class Builder:
         return self.engine.commit(state.image_id, config, " ".join(step_cmd), snapshot_key=snapshot_key,
                                   author=state.maintainer,
                                   container_config=dict(copy.deepcopy(config), Cmd=step_cmd))
+
+    def _config_step(self, state, step_cmd, make_dir=""):
+        """moby's probeAndCreate + commitContainer: a container is created (never started) with
+        the step's config and Cmd naming the step, the image is committed from it (its id in the
+        image's `container`), and it goes as a RUN step's does. make_dir: WORKDIR's directory,
+        made in the container's layer when missing (the only case with a layer)."""
+        config = self._image_config(state)
+        if state.image is None:
+            # FROM scratch: our containers need an image (dockerd creates one anyway)
+            self._advance(state, self._bare_config_step(state, config, step_cmd, make_dir))
+            return
+        container_config = dict(copy.deepcopy(config), Cmd=step_cmd)
+        body = dict(copy.deepcopy(container_config), HostConfig=self._host_config())
+        cid = self._create_container(body)
+        # dockerd fills the create's config in place, and that config is the ContainerConfig
+        container_config["Hostname"] = (socket.gethostname() if self.opts.network_mode == "host"
+                                        else ids.short(cid))
+        layer = bool(make_dir) and self._make_dir(cid, make_dir)
+        image = self.engine.commit(state.image_id, config, " ".join(step_cmd), snapshot_key=cid,
+                                   empty_layer=not layer, author=state.maintainer,
+                                   container_config=container_config)
+        self._step_done(cid)
+        self._advance(state, image)
+
+    def _bare_config_step(self, state, config, step_cmd, make_dir):
+        if not make_dir:
+            return self._commit(state, config, step_cmd)
+        key = self.engine.prepare(state.image)
+        try:
+            return self._commit(state, config, step_cmd,
+                                snapshot_key=key if self._make_dir(key, make_dir) else "")
+        finally:
+            self.engine.release(key)
+
+    def _make_dir(self, key, path):
+        """WORKDIR's directory (root-owned, as dockerd's ContainerCreateWorkdir) in the snapshot
+        `key` unless it exists; True when it was made."""
+        if self.engine.stat(key, path) is not None:
+            return False
+        name = path.lstrip("/")
+        self.engine.put(key, "/", tarstream.stream(lambda tf: tf.addfile(sources._dir_entry(name, (0, 0)))))
+        return True
 
     def _image_config(self, state):
         config = copy.deepcopy(state.config)
@@ -458,7 +500,7 @@ class Builder:
 
     def _do_shell(self, state, inst):
         state.config["Shell"] = list(inst.args)
-        self._nop(state, "SHELL " + go_quote_list(inst.args))
+        self._nop(state, "SHELL [%s]" % " ".join(inst.args))   # dockerd's %v of the list
 
     def _do_healthcheck(self, state, inst):
         try:
@@ -468,10 +510,12 @@ class Builder:
         except errors.InvalidArgument as exc:
             raise BuildError(exc.message) from None
         state.config["Healthcheck"] = hc
-        self._nop(state, "HEALTHCHECK &{%s %s %s %s %s %d}" % (
-            go_quote_list(hc.get("Test") or []), _go_duration(hc.get("Interval")),
-            _go_duration(hc.get("Timeout")), _go_duration(hc.get("StartPeriod")),
-            _go_duration(hc.get("StartInterval")), hc.get("Retries") or 0))
+        # dockerd 20.10's %q of its HealthConfig{Test, Interval, Timeout, StartPeriod, Retries}
+        self._nop(state, "HEALTHCHECK &{%s %s %s %s %s}" % (
+            go_quote_list(hc.get("Test") or []), *(
+                json.dumps(_go_duration(hc.get(k)), ensure_ascii=False)
+                for k in ("Interval", "Timeout", "StartPeriod")),
+            _go_quote_rune(hc.get("Retries") or 0)))
 
     def _do_onbuild(self, state, inst):
         trigger = inst.args.strip()
@@ -484,29 +528,15 @@ class Builder:
         state.maintainer = self._word(state, inst.args)
         self._nop(state, "MAINTAINER " + state.maintainer)
 
-    # -- WORKDIR: a layer that holds the directory
+    # -- WORKDIR: a step container; a layer when the directory is missing
     def _do_workdir(self, state, inst):
         path = self._word(state, inst.args)
         path = posixpath.normpath(posixpath.join(state.config.get("WorkingDir") or "/", path))
         state.config["WorkingDir"] = path
         step_cmd = self._shell(state) + ["#(nop) WORKDIR " + path]
-        created_by = " ".join(step_cmd)
-        if self._cached(state, created_by):
+        if self._cached(state, " ".join(step_cmd)):
             return
-        key = self.engine.prepare(state.image)
-        try:
-            st = self.engine.stat(key, path)
-            if st is not None:
-                # nothing changes in the filesystem: an empty layer (as Docker records it)
-                image = self._commit(state, self._image_config(state), step_cmd)
-            else:
-                name = path.lstrip("/")
-                self.engine.put(key, "/", tarstream.stream(
-                    lambda tf: tf.addfile(sources._dir_entry(name, (0, 0)))))
-                image = self._commit(state, self._image_config(state), step_cmd, snapshot_key=key)
-        finally:
-            self.engine.release(key)
-        self._advance(state, image)
+        self._config_step(state, step_cmd, make_dir=path)
 
     # -- RUN: a container
     def _do_run(self, state, inst):
@@ -525,18 +555,10 @@ class Builder:
         body.update({"Cmd": cmd, "Entrypoint": [], "Image": state.image_id,
                      "Env": list(config.get("Env") or []) + build_args,
                      "AttachStdout": True, "AttachStderr": True, "Tty": False, "OpenStdin": False,
-                     "HostConfig": {"NetworkMode": self.opts.network_mode or "default",
-                                    "ExtraHosts": list(self.opts.extra_hosts) or None}})
+                     "HostConfig": self._host_config()})
         body.pop("OnBuild", None)
         body.pop("Healthcheck", None)
-        try:
-            cid, warnings = self.engine.create(body)
-        except errors.DockyardError as exc:
-            raise BuildError(exc.message) from None
-        self.containers.append(cid)
-        for warning in warnings:
-            self.say(" ---> [Warning] %s\n" % warning)
-        self.say(" ---> Running in %s\n" % ids.short(cid))
+        cid = self._create_container(body)
         try:
             self.engine.start(cid)
         except errors.DockyardError as exc:
@@ -556,9 +578,29 @@ class Builder:
         if code != 0:
             raise BuildError("The command '%s' returned a non-zero code: %d" % (" ".join(cmd), code), code)
         image = self._commit(state, config, step_cmd, snapshot_key=cid)
+        self._step_done(cid)
+        self._advance(state, image)
+
+    def _host_config(self):
+        """moby's hostConfigFromOptions: every step container's HostConfig."""
+        return {"NetworkMode": self.opts.network_mode or "default",
+                "ExtraHosts": list(self.opts.extra_hosts) or None}
+
+    def _create_container(self, body):
+        """moby's Builder.create: a step's container, its warnings and the "Running in" line."""
+        try:
+            cid, warnings = self.engine.create(body)
+        except errors.DockyardError as exc:
+            raise BuildError(exc.message) from None
+        self.containers.append(cid)
+        for warning in warnings:
+            self.say(" ---> [Warning] %s\n" % warning)
+        self.say(" ---> Running in %s\n" % ids.short(cid))
+        return cid
+
+    def _step_done(self, cid):
         if self.opts.rm or self.opts.forcerm:   # dockerd: --force-rm removes even with --rm=false
             self.remove_container(cid)
-        self._advance(state, image)
 
     def _kill_on_cancel(self, cid, done):
         while not done.wait(0.5):
@@ -715,10 +757,40 @@ def _image_config(image):
 
 
 def _go_duration(ns):
+    """Go's time.Duration.String: "0s", "500ms", "1.5s", "2h0m0s"."""
+    ns = int(ns or 0)
     if not ns:
         return "0s"
-    secs = ns / 1e9
-    return ("%gs" % secs) if secs < 60 else "%dm%gs" % (secs // 60, secs % 60)
+    sign, ns = ("-" if ns < 0 else ""), abs(ns)
+    if ns < 10 ** 9:
+        unit, div = ("ms", 10 ** 6) if ns >= 10 ** 6 else ("µs", 10 ** 3) if ns >= 10 ** 3 else ("ns", 1)
+        return sign + _go_fraction(ns, div) + unit
+    hours, rest = divmod(ns, 3600 * 10 ** 9)
+    minutes, rest = divmod(rest, 60 * 10 ** 9)
+    out = ("%dh" % hours if hours else "") + ("%dm" % minutes if hours or minutes else "")
+    return sign + out + _go_fraction(rest, 10 ** 9) + "s"
+
+
+def _go_fraction(value, div):
+    whole, frac = divmod(value, div)
+    digits = ("%0*d" % (len(str(div)) - 1, frac)).rstrip("0") if div > 1 else ""
+    return "%d.%s" % (whole, digits) if digits else str(whole)
+
+
+_GO_RUNE_ESCAPES = {7: "\\a", 8: "\\b", 9: "\\t", 10: "\\n", 11: "\\v", 12: "\\f", 13: "\\r",
+                    39: "\\'", 92: "\\\\"}
+
+
+def _go_quote_rune(n):
+    """Go's %q of an integer (strconv.QuoteRune): 9 -> '\\t', 3 -> '\\x03', 65 -> 'A'."""
+    if n in _GO_RUNE_ESCAPES:
+        return "'%s'" % _GO_RUNE_ESCAPES[n]
+    if n < 0 or n > 0x10FFFF:
+        return "'\\ufffd'"
+    ch = chr(n)
+    if ch.isprintable():
+        return "'%s'" % ch
+    return "'\\x%02x'" % n if n < 0x80 else "'\\u%04x'" % n if n < 0x10000 else "'\\U%08x'" % n
 
 
 def container_config_ref(ref):

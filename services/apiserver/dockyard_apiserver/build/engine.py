@@ -1,6 +1,7 @@
 """The builder's thin adapter over the daemon: containers through the same ContainerBackend that
-`docker run` uses (create/start/logs/wait/remove), images and snapshots over gRPC (commit,
-ArchivePut/ArchiveGet/StatPath on a build step's snapshot)."""
+`docker run` uses (create/start/logs/wait/remove; a config-only step's container is only
+created), images and snapshots over gRPC (commit, ArchivePut/ArchiveGet/StatPath on a build
+step's snapshot)."""
 
 import json
 import logging
@@ -57,12 +58,17 @@ class Engine:
                 msg["progress"] = p.progress
             progress(msg)
 
-    def commit(self, parent_id, config, created_by, snapshot_key="", author="", container_config=None):
-        """A new image on top of `parent_id`: a layer from `snapshot_key`, or config only."""
+    def commit(self, parent_id, config, created_by, snapshot_key="", author="", container_config=None,
+               empty_layer=None):
+        """A new image on top of `parent_id`: a layer from `snapshot_key`, or config only (no
+        snapshot_key, or empty_layer). A container's snapshot key is its id: the image service
+        records it as the image's `container` (a config-only step's container too)."""
+        if empty_layer is None:
+            empty_layer = not snapshot_key
         return self.c.images.Commit(images_pb2.CommitImageRequest(
             snapshot_key=snapshot_key, parent_image=parent_id or "",
             config_json=json.dumps(config).encode(), created_by=created_by, author=author or "",
-            empty_layer=not snapshot_key,
+            empty_layer=empty_layer,
             container_config_json=json.dumps(container_config).encode() if container_config else b""))
 
     def tag(self, image_id, ref):
@@ -102,8 +108,9 @@ class Engine:
 
     # ---------------------------------------------------------------- snapshots (COPY/ADD/WORKDIR)
     def prepare(self, image):
-        """An active snapshot on top of `image` (None: empty root); returns its key."""
-        key = ids.new_id()
+        """An active snapshot on top of `image` (None: empty root); returns its key. Not a bare
+        hex id: the image service takes those for container ids (COPY's image has no container)."""
+        key = "build-" + ids.new_id()
         self.c.snapshots.Prepare(snapshots_pb2.PrepareSnapshotRequest(
             key=key, parent=image.chain_id if image is not None else ""))
         return key
