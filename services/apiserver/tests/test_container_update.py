@@ -196,3 +196,11 @@ def test_update_errors(client, daemon):
     assert r.status_code == 409 and r.get_json()["message"].startswith("Cannot update container %s: " % cid)
     r = client.post("/v1.45/containers/%s/update" % cid, data="{", headers=JSON)
     assert r.status_code == 400
+
+
+def test_kernel_memory_is_accepted_with_dockers_deprecation_warning(client, daemon):
+    cid = _create(daemon, running=True)
+    r = _update(client, cid, KernelMemory=10 * MiB)
+    assert r.status_code == 200
+    assert r.get_json()["Warnings"][0] == ("Specifying a kernel memory limit is deprecated and "
+                                           "will be removed in a future release.")

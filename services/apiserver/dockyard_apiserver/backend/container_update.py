@@ -254,6 +254,10 @@ class ContainerUpdater:
     def update(self, ref, body, api_at_least_1_40=True):
         upd = normalize(body, api_at_least_1_40)
         warnings = verify(upd, info=container_sysinfo.probe())
+        if int((body or {}).get("KernelMemory") or 0) > 0:
+            # runc 1.1 ignores kernel memory limits; dockerd 20.10 answers with this warning
+            warnings.insert(0, "Specifying a kernel memory limit is deprecated and will be "
+                               "removed in a future release.")
         rec = self.backend.get(ref)
         cid = rec.id
         # The container's lock: a start cannot slip between reading the record and applying.
