@@ -23,12 +23,14 @@ def parse_extra_host(entry):
     return name, ip
 
 
-def render_hosts(own_ips, hostname, domainname="", extra_hosts=(), aliases=()):
-    """/etc/hosts: the fixed header, the extra hosts, then one line per container address."""
+def render_hosts(own_ips, hostname, domainname="", extra_hosts=(), aliases=(), link_lines=()):
+    """/etc/hosts: the fixed header, the extra hosts, the links' lines (container_links.py),
+    then one line per container address."""
     lines = [HOSTS_HEADER]
     for entry in extra_hosts:
         name, ip = parse_extra_host(entry)
         lines.append("%s\t%s\n" % (ip, name))
+    lines += link_lines
     names = [hostname] if hostname else []
     if hostname and domainname:
         names.insert(0, "%s.%s" % (hostname, domainname))

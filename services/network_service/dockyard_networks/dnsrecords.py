@@ -14,7 +14,7 @@ import random
 
 from dnslib import AAAA, PTR, QTYPE, RCODE, RR, A, DNSRecord
 
-from . import resolvconf
+from . import container_links, resolvconf
 
 TTL = 600  # Docker's embedded DNS answers with 600 s
 FORWARD = "forward"
@@ -44,19 +44,31 @@ class Records:
         # container ids whose resolv.conf sets ndots: single-label names not ours are not
         # forwarded (libnetwork's NdotsSet), the client goes on with its search domains
         self.ndots = set()
+        # container id -> {network name: {link alias: target name}} (`--link` on user networks)
+        self.links = {}
 
     def lookup(self, container_id, qname):
         """Addresses (IPv4 and IPv6) of `qname` as seen by the container, or None when not
         ours."""
         name = qname.rstrip(".").lower()
         nets = self.views.get(container_id, ())
-        for _, table, _ in nets:
-            if name in table:
-                return list(table[name])
-        for net_name, table, _ in nets:
+        links = self.links.get(container_id, {})
+        tries = [(name, None)]
+        for net_name, _, _ in nets:
             suffix = "." + net_name.lower()
-            if name.endswith(suffix) and name[:-len(suffix)] in table:
-                return list(table[name[:-len(suffix)]])
+            if name.endswith(suffix):
+                tries.append((name[:-len(suffix)], net_name))
+        for want, only in tries:
+            scoped = [(n, table) for n, table, _ in nets if only is None or n == only]
+            # A link alias of the container comes first, and hides the name it shadows
+            # (libnetwork's sandbox resolveName).
+            for net_name, table in scoped:
+                target = links.get(net_name, {}).get(want)
+                if target is not None and target in table:
+                    return list(table[target])
+            for net_name, table in scoped:
+                if want in table and want not in links.get(net_name, {}):
+                    return list(table[want])
         return None
 
     def reverse(self, container_id, qname):
@@ -118,13 +130,16 @@ def build(networks, endpoints, sandboxes, host_options=()):
     names = {net_id: {} for net_id in nets}
     ptrs = {net_id: {} for net_id in nets}
     sbs = {s["container_id"]: s for s in sandboxes}
-    member = {}
+    member, rec_links = {}, {}
     for ep in endpoints:
         net = nets.get(ep["network_id"])
         sb = sbs.get(ep["container_id"])
         if net is None or sb is None or sb["mode"] != "netns" or not ep["ip"]:
             continue
         member.setdefault(ep["container_id"], []).append(net["id"])
+        if ep.get("links"):
+            aliases = container_links.dns_aliases(ep["links"])
+            rec_links.setdefault(ep["container_id"], {})[net["name"]] = aliases
         cname = sb["container_name"].lstrip("/")
         ips = [ip for ip in (ep["ip"], ep.get("ip6")) if ip]
         for n in dns_names(cname, ep["container_id"], ep["aliases"]):
@@ -132,6 +147,7 @@ def build(networks, endpoints, sandboxes, host_options=()):
         for ip in ips:
             ptrs[net["id"]][ip] = "%s.%s" % (cname or ep["container_id"][:12], net["name"])
     rec = Records()
+    rec.links = rec_links
     for cid, net_ids in member.items():
         rec.views[cid] = [(nets[i]["name"], names[i], ptrs[i]) for i in net_ids]
         rec.forward[cid] = any(not nets[i]["internal"] for i in net_ids)

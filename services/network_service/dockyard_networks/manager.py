@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from dockyard_common import ids
 from dockyard_common.errors import Conflict, FailedPrecondition, InvalidArgument, NotFound
 
-from . import dnsfiles, dnsrecords, ipam, ipam_plan, macvlan, portmap, resolvconf
+from . import container_links, dnsfiles, dnsrecords, ipam, ipam_plan, macvlan, portmap, resolvconf
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -282,7 +282,7 @@ class NetworkManager:
     # ------------------------------------------------------------------ endpoints
     def attach(self, container_id, network, aliases=(), ipv4_address="", hostname="",
                domainname="", extra_hosts=(), container_name="", port_bindings=(), dns=(),
-               dns_search=(), dns_options=(), ipv6_address="", mac_address=""):
+               dns_search=(), dns_options=(), ipv6_address="", mac_address="", links=()):
         """Join `network`, making the sandbox first if there is none (hostname, extra hosts,
         name and the --dns* lists only count then: they are the sandbox's). ipv6_address is
         ignored on a network without IPv6 (as Docker 20.10); mac_address ("" = derived from
@@ -328,12 +328,14 @@ class NetworkManager:
                 created = True
             try:
                 ep = self._join(sb, net, list(aliases), (requested, requested6, mac), mine,
-                                wanted)
+                                wanted, list(links))
             except BaseException:
                 if created:
                     self._destroy_sandbox(sb)
                 raise
             self._write_hosts(sb)
+            for linking in container_links.linking_sandboxes(self.store, container_id, net):
+                self._write_hosts(linking)  # the target's new address (dockerd's parent update)
             if dnsrecords.is_user_network(net):
                 self._use_embedded_dns(sb)
             self._refresh_dns()
@@ -379,10 +381,11 @@ class NetworkManager:
             log.warning("embedded DNS not set in resolv.conf: %s",
                         exc, extra={"container_id": sb["container_id"]})
 
-    def _join(self, sb, net, aliases, requested, mine, wanted=()):
+    def _join(self, sb, net, aliases, requested, mine, wanted=(), links=()):
         """`requested`: (IPv4 address, IPv6 address, MAC), each None for one of ours."""
         ep = {"endpoint_id": ids.new_id(), "container_id": sb["container_id"],
-              "network_id": net["id"], "aliases": aliases, "created": ids.now_rfc3339()}
+              "network_id": net["id"], "aliases": aliases, "created": ids.now_rfc3339(),
+              "links": list(links)}
         published = []
         try:
             if net["driver"] == "bridge":
@@ -565,8 +568,9 @@ class NetworkManager:
             return
         ips = [ip for e in self.store.endpoints(container_id=sb["container_id"])
                for ip in (e["ip"], e["ip6"]) if ip]
-        dnsfiles.write_in_place(path, dnsfiles.render_hosts(ips, sb["hostname"], sb["domainname"],
-                                                            extra))
+        dnsfiles.write_in_place(path, dnsfiles.render_hosts(
+            ips, sb["hostname"], sb["domainname"], extra,
+            link_lines=container_links.hosts_lines(self.store, sb["container_id"])))
 
     def rename(self, container_id, container_name):
         """`docker rename`: the embedded DNS answers the new name (and no longer the old one)

@@ -75,7 +75,8 @@ class NetworksServicer(networks_pb2_grpc.NetworksServicer):
                              port_bindings=[binding_dict(b) for b in request.port_bindings],
                              dns=list(request.dns), dns_search=list(request.dns_search),
                              dns_options=list(request.dns_options),
-                             ipv6_address=request.ipv6_address, mac_address=request.mac_address)
+                             ipv6_address=request.ipv6_address, mac_address=request.mac_address,
+                             links=list(request.links))
         return endpoint_pb(view)
 
     def Detach(self, request, context):

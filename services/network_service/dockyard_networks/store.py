@@ -67,6 +67,7 @@ CREATE TABLE IF NOT EXISTS endpoints (
     ip6 TEXT NOT NULL DEFAULT '',
     prefix_len6 INTEGER NOT NULL DEFAULT 0,
     gateway6 TEXT NOT NULL DEFAULT '',
+    links TEXT NOT NULL DEFAULT '[]',
     UNIQUE (container_id, network_id)
 );
 CREATE TABLE IF NOT EXISTS ports (
@@ -93,10 +94,12 @@ ADDED_COLUMNS = {"sandboxes": (("dns", "TEXT NOT NULL DEFAULT '[]'"),
                               ("parent", "TEXT NOT NULL DEFAULT ''"),
                               ("parent_link", "TEXT NOT NULL DEFAULT ''")),
                  "endpoints": (("ip6", "TEXT NOT NULL DEFAULT ''"),
+                               ("links", "TEXT NOT NULL DEFAULT '[]'"),
                                ("prefix_len6", "INTEGER NOT NULL DEFAULT 0"),
                                ("gateway6", "TEXT NOT NULL DEFAULT ''"))}
 
-_JSON = {"options", "labels", "extra_hosts", "aliases", "dns", "dns_search", "dns_options"}
+_JSON = {"options", "labels", "extra_hosts", "aliases", "dns", "dns_search", "dns_options",
+         "links"}
 
 
 def _row(cursor, row):

@@ -125,7 +125,7 @@ class PruneNetworksResponse(_message.Message):
     def __init__(self, removed: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AttachRequest(_message.Message):
-    __slots__ = ("container_id", "network", "aliases", "ipv4_address", "hostname", "domainname", "extra_hosts", "container_name", "port_bindings", "dns", "dns_search", "dns_options", "ipv6_address", "mac_address")
+    __slots__ = ("container_id", "network", "aliases", "ipv4_address", "hostname", "domainname", "extra_hosts", "container_name", "port_bindings", "dns", "dns_search", "dns_options", "ipv6_address", "mac_address", "links")
     CONTAINER_ID_FIELD_NUMBER: _ClassVar[int]
     NETWORK_FIELD_NUMBER: _ClassVar[int]
     ALIASES_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +140,7 @@ class AttachRequest(_message.Message):
     DNS_OPTIONS_FIELD_NUMBER: _ClassVar[int]
     IPV6_ADDRESS_FIELD_NUMBER: _ClassVar[int]
     MAC_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    LINKS_FIELD_NUMBER: _ClassVar[int]
     container_id: str
     network: str
     aliases: _containers.RepeatedScalarFieldContainer[str]
@@ -154,7 +155,8 @@ class AttachRequest(_message.Message):
     dns_options: _containers.RepeatedScalarFieldContainer[str]
     ipv6_address: str
     mac_address: str
-    def __init__(self, container_id: _Optional[str] = ..., network: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., ipv4_address: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., extra_hosts: _Optional[_Iterable[str]] = ..., container_name: _Optional[str] = ..., port_bindings: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ..., dns: _Optional[_Iterable[str]] = ..., dns_search: _Optional[_Iterable[str]] = ..., dns_options: _Optional[_Iterable[str]] = ..., ipv6_address: _Optional[str] = ..., mac_address: _Optional[str] = ...) -> None: ...
+    links: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, container_id: _Optional[str] = ..., network: _Optional[str] = ..., aliases: _Optional[_Iterable[str]] = ..., ipv4_address: _Optional[str] = ..., hostname: _Optional[str] = ..., domainname: _Optional[str] = ..., extra_hosts: _Optional[_Iterable[str]] = ..., container_name: _Optional[str] = ..., port_bindings: _Optional[_Iterable[_Union[PortBinding, _Mapping]]] = ..., dns: _Optional[_Iterable[str]] = ..., dns_search: _Optional[_Iterable[str]] = ..., dns_options: _Optional[_Iterable[str]] = ..., ipv6_address: _Optional[str] = ..., mac_address: _Optional[str] = ..., links: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class PortBinding(_message.Message):
     __slots__ = ("host_ip", "host_port", "container_port", "protocol")

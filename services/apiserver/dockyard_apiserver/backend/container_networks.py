@@ -21,6 +21,7 @@ from dockyard_common import errors, ids
 
 from .. import versioning
 from ..httperrors import Forbidden
+from . import container_links as links
 from . import container_mac as macs
 from . import container_ports as ports
 from . import container_views as views
@@ -62,6 +63,8 @@ def entry_config(epc):
            "network_id": ""}
     if epc.get("MacAddress"):
         out["MacAddress"] = str(epc["MacAddress"])
+    if epc.get("Links"):
+        out["links"] = links.endpoint_links(epc["Links"])
     return out
 
 
@@ -178,7 +181,7 @@ class ContainerNetworks:
         return networks_pb2.AttachRequest(
             container_id=cid, network=network, aliases=list(cfg.get("aliases") or []),
             ipv4_address=ipam.get("IPv4Address") or "", ipv6_address=ipam.get("IPv6Address") or "",
-            mac_address=cfg.get("MacAddress") or "",
+            mac_address=cfg.get("MacAddress") or "", links=list(cfg.get("links") or []),
             hostname=config.get("Hostname") or "", domainname=config.get("Domainname") or "",
             extra_hosts=list(hc.get("ExtraHosts") or []), container_name=name,
             port_bindings=[networks_pb2.PortBinding(**b) for b in port_bindings],

@@ -115,7 +115,7 @@ def endpoint_views(doc, cid):
             aliases.append(cid[:12])  # Docker (API < 1.45) lists the short id among the aliases
         out[name] = {
             "IPAMConfig": ep.get("IPAMConfig"),
-            "Links": None,
+            "Links": (ep.get("links") or None) if name not in PREDEFINED_NETWORKS else None,
             "Aliases": aliases or None,
             "MacAddress": ep.get("mac_address") or ep.get("MacAddress", ""),
             "NetworkID": ep.get("network_id", ""),

@@ -25,6 +25,7 @@ from dockyard_common import reference as shared_reference
 
 from ..logresume import ResumingLogs
 from . import container_config as cc
+from . import container_links
 from . import container_namespaces as namespaces
 from . import event_attrs
 from . import image_platform
@@ -128,10 +129,12 @@ class ContainerBackend(ExecOps):
             self._check_name_free(name)
         else:
             name = self._random_name()
+        links = container_links.prepare(self, name, hc, networking)
         cid = ids.new_id()
         undo = []
         try:
-            record = self._create_resources(cid, name, config, hc, networking, image, plan, undo)
+            record = self._create_resources(cid, name, config, hc, networking, image, plan, undo,
+                                            links)
             try:
                 created = self.c.containers.Create(record)
             except errors.Conflict as exc:
@@ -198,7 +201,7 @@ class ContainerBackend(ExecOps):
         if not st.mode & GO_MODE_DIR:
             raise errors.InvalidArgument("Cannot mkdir: %s is not a directory" % path)
 
-    def _create_resources(self, cid, name, config, hc, networking, image, plan, undo):
+    def _create_resources(self, cid, name, config, hc, networking, image, plan, undo, links=()):
         # Snapshot: the container's writable layer over its init layer on top of the image.
         resp = self.c.snapshots.Prepare(snapshots_pb2.PrepareSnapshotRequest(
             key=cid, parent=image.chain_id, init_layer=True))
@@ -212,6 +215,8 @@ class ContainerBackend(ExecOps):
             hostname = config.get("Hostname") or cid[:12]
         config["Hostname"] = hostname
         net = self.nets.plan(cid, name, config, hc, networking, undo)
+        if links and container_links.DEFAULT_BRIDGE in net["networks"]:
+            net["networks"][container_links.DEFAULT_BRIDGE]["links"] = links
         hostname = config["Hostname"]  # container:<id> mode takes the other one's
         namespaces.record_network_mode(hc, net)
 
@@ -316,7 +321,9 @@ class ContainerBackend(ExecOps):
                 kinds=(errors.NotFound, errors.FailedPrecondition))
         hubs = self.daemon.hubs
         try:
+            targets = container_links.check_targets(self, rec)
             joined = self.nets.attach(rec)  # endpoints and published ports live while it runs (as Docker)
+            container_links.refresh_spec_env(self, rec, targets)
         except errors.DockyardError:
             hubs.task_failed(cid)
             self._after_failed_start(rec)
