@@ -389,3 +389,13 @@ def test_list_shows_the_image_id_once_the_reference_names_another_image():
     assert listed_image("other:1", iid, names) == iid                  # the tag moved
     assert listed_image("gone:1", iid, names) == iid                   # the tag went away
     assert listed_image("", iid, names) == iid
+
+
+def test_a_failed_restart_names_the_container_as_dockerd(client, daemon):
+    create(client, name="rs1")
+    daemon.world.fail["Create"] = errors.Internal(
+        'exec: "nosuchcmd": executable file not found in $PATH')
+    r = client.post("/containers/rs1/restart")
+    assert r.status_code == 400
+    assert r.get_json()["message"].startswith("Cannot restart container rs1: ")
+    assert "executable file not found" in r.get_json()["message"]

@@ -11,6 +11,8 @@ from dockyard_api.shim.v1 import shim_pb2
 from dockyard_api.tasks.v1 import tasks_pb2
 from dockyard_common import errors, ids
 
+from . import container_links
+
 
 class ExecOps:
     """The exec half of ContainerBackend (it supplies get, config_of, emit, c and execs)."""
@@ -32,6 +34,7 @@ class ExecOps:
         env = ["PATH=" + oci.DEFAULT_PATH, "HOSTNAME=" + (config.get("Hostname") or "")]
         if tty:
             env.append("TERM=xterm")
+        env += container_links.exec_env(self, rec)
         env = oci.replace_or_append_env(env, config.get("Env") or [])
         env = oci.replace_or_append_env(env, body.get("Env") or [])
         process = {"args": list(cmd), "env": env, "terminal": tty,

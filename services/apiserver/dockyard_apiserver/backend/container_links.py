@@ -121,10 +121,10 @@ def check_targets(backend, rec):
             continue
         tdoc = views.loads(target.network_json, {}) or {}
         if DEFAULT_BRIDGE not in (tdoc.get("networks") or {}):
-            raise errors.Internal("Cannot link to /%s, as it does not belong to the default "
-                                  "network" % target.name)
+            raise errors.InvalidArgument("Cannot link to /%s, as it does not belong to the "
+                                         "default network" % target.name)
         if not target.state.running:
-            raise errors.Internal("Cannot link to a non running container: /%s AS /%s/%s"
+            raise errors.Conflict("Cannot link to a non running container: /%s AS /%s/%s"
                                   % (target.name, rec.name, alias))
         out.append((alias, target))
     return out
@@ -195,16 +195,35 @@ def process_env(spec_env, config, tty, linked):
     return oci.replace_or_append_env(env, config.get("Env") or [])
 
 
-def refresh_spec_env(backend, rec, targets):
-    """Before a start: put the links' variables (with the targets' current addresses) into the
-    OCI spec the task is made from."""
-    if not targets and not bridge_links(views.loads(rec.network_json, {}) or {}):
-        return
+def _env_of(backend, rec, targets):
+    """The <ALIAS>_* variables of [(alias, target record)], with the targets' current addresses."""
     linked = []
     for alias, target in targets:
         tdoc = views.loads(target.network_json, {}) or {}
         ip = ((tdoc.get("networks") or {}).get(DEFAULT_BRIDGE) or {}).get("ip_address") or ""
         linked += link_env(rec.name, alias, backend.config_of(target), ip)
+    return linked
+
+
+def exec_env(backend, rec):
+    """The links' variables for an exec in a running container (dockerd's ContainerExecCreate
+    sets them up again); targets that are gone are left out."""
+    targets = []
+    for entry in bridge_links(views.loads(rec.network_json, {}) or {}):
+        target_id, _, alias = entry.partition(":")
+        try:
+            targets.append((alias, backend.get(target_id)))
+        except errors.NotFound:
+            continue
+    return _env_of(backend, rec, targets)
+
+
+def refresh_spec_env(backend, rec, targets):
+    """Before a start: put the links' variables (with the targets' current addresses) into the
+    OCI spec the task is made from."""
+    if not targets and not bridge_links(views.loads(rec.network_json, {}) or {}):
+        return
+    linked = _env_of(backend, rec, targets)
     spec = json.loads(rec.spec_json or b"{}") or {}
     process = spec.setdefault("process", {})
     config = backend.config_of(rec)

@@ -464,6 +464,9 @@ class ContainerBackend(ExecOps):
             try:
                 self._start_task(self.get(rec.id))
                 next(started, None)
+            except errors.DockyardError as exc:
+                # dockerd's ContainerRestart names the container as the caller did
+                raise type(exc)("Cannot restart container %s: %s" % (ref, exc.message)) from None
             finally:
                 started.close()
         self.emit(rec, "restart")
