@@ -220,6 +220,7 @@ class NetworkManager:
                 ip_range = str(rng)
             net_id = ids.new_id()
             values = dict(internal=int(bool(internal)), subnet=str(subnet), gateway=str(gateway),
+                          gateway_shown=int(bool(cfg.get("gateway")) or not cfg.get("subnet")),
                           ip_range=ip_range, options=options, labels=labels,
                           enable_ipv6=int(bool(enable_ipv6)), **v6)
             if driver == "bridge":

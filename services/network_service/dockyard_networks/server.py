@@ -29,8 +29,8 @@ def binding_dict(b):
 def network_pb(net, endpoints, manager):
     ipam = []
     if net["subnet"]:
-        ipam.append(pb.IPAMConfig(subnet=net["subnet"], gateway=net["gateway"],
-                                  ip_range=net["ip_range"]))
+        ipam.append(pb.IPAMConfig(subnet=net["subnet"], ip_range=net["ip_range"],
+                                  gateway=net["gateway"] if net["gateway_shown"] else ""))
     if net["subnet6"]:  # its gateway shown only when given (as Docker)
         ipam.append(pb.IPAMConfig(subnet=net["subnet6"], ip_range=net["ip_range6"],
                                   gateway=net["gateway6"] if net["gateway6_given"] else ""))

@@ -89,6 +89,9 @@ ADDED_COLUMNS = {"sandboxes": (("dns", "TEXT NOT NULL DEFAULT '[]'"),
                               ("subnet6", "TEXT NOT NULL DEFAULT ''"),
                               ("gateway6", "TEXT NOT NULL DEFAULT ''"),
                               ("gateway6_given", "INTEGER NOT NULL DEFAULT 0"),
+                              # 0 when the user gave a subnet without a gateway: inspect then
+                              # shows the config as given (the gateway is still used)
+                              ("gateway_shown", "INTEGER NOT NULL DEFAULT 1"),
                               ("ip_range6", "TEXT NOT NULL DEFAULT ''"),
                               # macvlan/ipvlan: the parent link, and "dummy"/"vlan" if ours
                               ("parent", "TEXT NOT NULL DEFAULT ''"),
