@@ -9,7 +9,6 @@ collection never sees a layer that an import has stored but not yet recorded.
 
 import collections
 import contextlib
-import hashlib
 import io
 import json
 import logging
@@ -19,6 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 from dockyard_common import errors, ids
+from dockyard_common.layers import chain_ids
 
 from dockyard_common import reference
 
@@ -58,15 +58,6 @@ class Image:
     @property
     def config_json(self):
         return json.loads(self.config)
-
-
-def chain_ids(diff_ids):
-    """OCI chain ids: chain(0) = diff(0); chain(n) = sha256(chain(n-1) + " " + diff(n))."""
-    out = []
-    for d in diff_ids:
-        out.append(d if not out else
-                   "sha256:" + hashlib.sha256((out[-1] + " " + d).encode()).hexdigest())
-    return out
 
 
 def _short(image_id):

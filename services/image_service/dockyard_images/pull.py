@@ -23,11 +23,11 @@ import time
 from concurrent import futures
 
 from dockyard_common import errors, ids
+from dockyard_common.layers import chain_ids
 
 from dockyard_common import reference
 
 from . import distribution as dist, snapshots, unpack
-from .images import chain_ids
 from .progress import bar
 from .registry import RegistryClient, RegistryError, parse_auth, scope
 

@@ -4,11 +4,11 @@ from dockyard_api.types.v1 import types_pb2
 from dockyard_api.volumes.v1 import volumes_pb2, volumes_pb2_grpc
 
 
-def to_proto(v):
+def to_proto(v, size=-1):
     return volumes_pb2.Volume(name=v.name, driver=v.driver, mountpoint=v.mountpoint,
                               labels=v.labels, options=v.options, scope=v.scope,
                               created_at=v.created_at, ref_count=v.ref_count,
-                              anonymous=v.anonymous, users=v.users)
+                              anonymous=v.anonymous, users=v.users, size=size)
 
 
 class VolumesServicer(volumes_pb2_grpc.VolumesServicer):
@@ -27,7 +27,8 @@ class VolumesServicer(volumes_pb2_grpc.VolumesServicer):
     def List(self, request, context):
         vols = self.store.list(label_filters=dict(request.label_filters),
                                dangling_only=request.dangling_only)
-        return volumes_pb2.ListVolumesResponse(volumes=[to_proto(v) for v in vols])
+        return volumes_pb2.ListVolumesResponse(volumes=[
+            to_proto(v, self.store.usage(v.name) if request.with_size else -1) for v in vols])
 
     def Remove(self, request, context):
         self.store.remove(request.name, force=request.force)

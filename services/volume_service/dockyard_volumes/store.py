@@ -64,6 +64,10 @@ class VolumeStore:
     def mountpoint(self, name):
         return os.path.join(self._volume_dir(name), DATA_DIR)
 
+    def usage(self, name):
+        """Bytes the volume's data uses (`docker system df`)."""
+        return _tree_size(self.mountpoint(name))
+
     def _volume(self, row):
         return Volume(name=row.name, driver=row.driver, mountpoint=self.mountpoint(row.name),
                       labels=dict(row.labels), options=dict(row.options), created_at=row.created_at,

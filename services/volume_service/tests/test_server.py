@@ -52,3 +52,16 @@ def test_errors_map_to_codes(client):
     client.Remove(pb.RemoveVolumeRequest(name="nope", force=True))
     anon = client.Acquire(pb.AcquireVolumeRequest(container_id="d" * 64, create=True, anonymous=True))
     assert len(anon.name) == 64 and anon.anonymous
+
+
+def test_list_reports_sizes_only_when_asked(client):
+    import os
+    v = client.Create(pb.CreateVolumeRequest(name="sized"))
+    with open(os.path.join(v.mountpoint, "f"), "wb") as f:
+        f.write(b"abc")
+    os.makedirs(os.path.join(v.mountpoint, "d"))
+    with open(os.path.join(v.mountpoint, "d", "g"), "wb") as f:
+        f.write(b"12345")
+    os.link(os.path.join(v.mountpoint, "f"), os.path.join(v.mountpoint, "hard"))  # counted once
+    assert [x.size for x in client.List(pb.ListVolumesRequest(with_size=True)).volumes] == [8]
+    assert [x.size for x in client.List(pb.ListVolumesRequest()).volumes] == [-1]

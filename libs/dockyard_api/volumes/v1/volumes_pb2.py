@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from dockyard_api.types.v1 import types_pb2 as dockyard__api_dot_types_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%dockyard_api/volumes/v1/volumes.proto\x12\x17\x64ockyard_api.volumes.v1\x1a!dockyard_api/types/v1/types.proto\"\xed\x02\n\x06Volume\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64river\x18\x02 \x01(\t\x12\x12\n\nmountpoint\x18\x03 \x01(\t\x12;\n\x06labels\x18\x04 \x03(\x0b\x32+.dockyard_api.volumes.v1.Volume.LabelsEntry\x12=\n\x07options\x18\x05 \x03(\x0b\x32,.dockyard_api.volumes.v1.Volume.OptionsEntry\x12\r\n\x05scope\x18\x06 \x01(\t\x12\x12\n\ncreated_at\x18\x07 \x01(\t\x12\x11\n\tref_count\x18\x08 \x01(\x05\x12\x11\n\tanonymous\x18\t \x01(\x08\x12\r\n\x05users\x18\n \x03(\t\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc5\x02\n\x13\x43reateVolumeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64river\x18\x02 \x01(\t\x12H\n\x06labels\x18\x03 \x03(\x0b\x32\x38.dockyard_api.volumes.v1.CreateVolumeRequest.LabelsEntry\x12Q\n\x0b\x64river_opts\x18\x04 \x03(\x0b\x32<.dockyard_api.volumes.v1.CreateVolumeRequest.DriverOptsEntry\x12\x11\n\tanonymous\x18\x05 \x01(\x08\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x31\n\x0f\x44riverOptsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\" \n\x10GetVolumeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xb6\x01\n\x12ListVolumesRequest\x12T\n\rlabel_filters\x18\x01 \x03(\x0b\x32=.dockyard_api.volumes.v1.ListVolumesRequest.LabelFiltersEntry\x12\x15\n\rdangling_only\x18\x02 \x01(\x08\x1a\x33\n\x11LabelFiltersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"G\n\x13ListVolumesResponse\x12\x30\n\x07volumes\x18\x01 \x03(\x0b\x32\x1f.dockyard_api.volumes.v1.Volume\"2\n\x13RemoveVolumeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"\xae\x01\n\x13PruneVolumesRequest\x12U\n\rlabel_filters\x18\x01 \x03(\x0b\x32>.dockyard_api.volumes.v1.PruneVolumesRequest.LabelFiltersEntry\x12\x0b\n\x03\x61ll\x18\x02 \x01(\x08\x1a\x33\n\x11LabelFiltersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"@\n\x14PruneVolumesResponse\x12\x0f\n\x07removed\x18\x01 \x03(\t\x12\x17\n\x0fspace_reclaimed\x18\x02 \x01(\x03\"\xee\x02\n\x14\x41\x63quireVolumeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontainer_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63reate\x18\x03 \x01(\x08\x12\x11\n\tanonymous\x18\x04 \x01(\x08\x12I\n\x06labels\x18\x05 \x03(\x0b\x32\x39.dockyard_api.volumes.v1.AcquireVolumeRequest.LabelsEntry\x12\x0e\n\x06\x64river\x18\x06 \x01(\t\x12R\n\x0b\x64river_opts\x18\x07 \x03(\x0b\x32=.dockyard_api.volumes.v1.AcquireVolumeRequest.DriverOptsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x31\n\x0f\x44riverOptsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\":\n\x14ReleaseVolumeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontainer_id\x18\x02 \x01(\t2\x87\x05\n\x07Volumes\x12W\n\x06\x43reate\x12,.dockyard_api.volumes.v1.CreateVolumeRequest\x1a\x1f.dockyard_api.volumes.v1.Volume\x12Q\n\x03Get\x12).dockyard_api.volumes.v1.GetVolumeRequest\x1a\x1f.dockyard_api.volumes.v1.Volume\x12\x61\n\x04List\x12+.dockyard_api.volumes.v1.ListVolumesRequest\x1a,.dockyard_api.volumes.v1.ListVolumesResponse\x12T\n\x06Remove\x12,.dockyard_api.volumes.v1.RemoveVolumeRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12\x64\n\x05Prune\x12,.dockyard_api.volumes.v1.PruneVolumesRequest\x1a-.dockyard_api.volumes.v1.PruneVolumesResponse\x12Y\n\x07\x41\x63quire\x12-.dockyard_api.volumes.v1.AcquireVolumeRequest\x1a\x1f.dockyard_api.volumes.v1.Volume\x12V\n\x07Release\x12-.dockyard_api.volumes.v1.ReleaseVolumeRequest\x1a\x1c.dockyard_api.types.v1.Emptyb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%dockyard_api/volumes/v1/volumes.proto\x12\x17\x64ockyard_api.volumes.v1\x1a!dockyard_api/types/v1/types.proto\"\xfb\x02\n\x06Volume\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64river\x18\x02 \x01(\t\x12\x12\n\nmountpoint\x18\x03 \x01(\t\x12;\n\x06labels\x18\x04 \x03(\x0b\x32+.dockyard_api.volumes.v1.Volume.LabelsEntry\x12=\n\x07options\x18\x05 \x03(\x0b\x32,.dockyard_api.volumes.v1.Volume.OptionsEntry\x12\r\n\x05scope\x18\x06 \x01(\t\x12\x12\n\ncreated_at\x18\x07 \x01(\t\x12\x11\n\tref_count\x18\x08 \x01(\x05\x12\x11\n\tanonymous\x18\t \x01(\x08\x12\r\n\x05users\x18\n \x03(\t\x12\x0c\n\x04size\x18\x0b \x01(\x03\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a.\n\x0cOptionsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xc5\x02\n\x13\x43reateVolumeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x64river\x18\x02 \x01(\t\x12H\n\x06labels\x18\x03 \x03(\x0b\x32\x38.dockyard_api.volumes.v1.CreateVolumeRequest.LabelsEntry\x12Q\n\x0b\x64river_opts\x18\x04 \x03(\x0b\x32<.dockyard_api.volumes.v1.CreateVolumeRequest.DriverOptsEntry\x12\x11\n\tanonymous\x18\x05 \x01(\x08\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x31\n\x0f\x44riverOptsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\" \n\x10GetVolumeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\xc9\x01\n\x12ListVolumesRequest\x12T\n\rlabel_filters\x18\x01 \x03(\x0b\x32=.dockyard_api.volumes.v1.ListVolumesRequest.LabelFiltersEntry\x12\x15\n\rdangling_only\x18\x02 \x01(\x08\x12\x11\n\twith_size\x18\x03 \x01(\x08\x1a\x33\n\x11LabelFiltersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"G\n\x13ListVolumesResponse\x12\x30\n\x07volumes\x18\x01 \x03(\x0b\x32\x1f.dockyard_api.volumes.v1.Volume\"2\n\x13RemoveVolumeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05\x66orce\x18\x02 \x01(\x08\"\xae\x01\n\x13PruneVolumesRequest\x12U\n\rlabel_filters\x18\x01 \x03(\x0b\x32>.dockyard_api.volumes.v1.PruneVolumesRequest.LabelFiltersEntry\x12\x0b\n\x03\x61ll\x18\x02 \x01(\x08\x1a\x33\n\x11LabelFiltersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"@\n\x14PruneVolumesResponse\x12\x0f\n\x07removed\x18\x01 \x03(\t\x12\x17\n\x0fspace_reclaimed\x18\x02 \x01(\x03\"\xee\x02\n\x14\x41\x63quireVolumeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontainer_id\x18\x02 \x01(\t\x12\x0e\n\x06\x63reate\x18\x03 \x01(\x08\x12\x11\n\tanonymous\x18\x04 \x01(\x08\x12I\n\x06labels\x18\x05 \x03(\x0b\x32\x39.dockyard_api.volumes.v1.AcquireVolumeRequest.LabelsEntry\x12\x0e\n\x06\x64river\x18\x06 \x01(\t\x12R\n\x0b\x64river_opts\x18\x07 \x03(\x0b\x32=.dockyard_api.volumes.v1.AcquireVolumeRequest.DriverOptsEntry\x1a-\n\x0bLabelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a\x31\n\x0f\x44riverOptsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\":\n\x14ReleaseVolumeRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x14\n\x0c\x63ontainer_id\x18\x02 \x01(\t2\x87\x05\n\x07Volumes\x12W\n\x06\x43reate\x12,.dockyard_api.volumes.v1.CreateVolumeRequest\x1a\x1f.dockyard_api.volumes.v1.Volume\x12Q\n\x03Get\x12).dockyard_api.volumes.v1.GetVolumeRequest\x1a\x1f.dockyard_api.volumes.v1.Volume\x12\x61\n\x04List\x12+.dockyard_api.volumes.v1.ListVolumesRequest\x1a,.dockyard_api.volumes.v1.ListVolumesResponse\x12T\n\x06Remove\x12,.dockyard_api.volumes.v1.RemoveVolumeRequest\x1a\x1c.dockyard_api.types.v1.Empty\x12\x64\n\x05Prune\x12,.dockyard_api.volumes.v1.PruneVolumesRequest\x1a-.dockyard_api.volumes.v1.PruneVolumesResponse\x12Y\n\x07\x41\x63quire\x12-.dockyard_api.volumes.v1.AcquireVolumeRequest\x1a\x1f.dockyard_api.volumes.v1.Volume\x12V\n\x07Release\x12-.dockyard_api.volumes.v1.ReleaseVolumeRequest\x1a\x1c.dockyard_api.types.v1.Emptyb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -49,41 +49,41 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_ACQUIREVOLUMEREQUEST_DRIVEROPTSENTRY']._loaded_options = None
   _globals['_ACQUIREVOLUMEREQUEST_DRIVEROPTSENTRY']._serialized_options = b'8\001'
   _globals['_VOLUME']._serialized_start=102
-  _globals['_VOLUME']._serialized_end=467
-  _globals['_VOLUME_LABELSENTRY']._serialized_start=374
-  _globals['_VOLUME_LABELSENTRY']._serialized_end=419
-  _globals['_VOLUME_OPTIONSENTRY']._serialized_start=421
-  _globals['_VOLUME_OPTIONSENTRY']._serialized_end=467
-  _globals['_CREATEVOLUMEREQUEST']._serialized_start=470
-  _globals['_CREATEVOLUMEREQUEST']._serialized_end=795
-  _globals['_CREATEVOLUMEREQUEST_LABELSENTRY']._serialized_start=374
-  _globals['_CREATEVOLUMEREQUEST_LABELSENTRY']._serialized_end=419
-  _globals['_CREATEVOLUMEREQUEST_DRIVEROPTSENTRY']._serialized_start=746
-  _globals['_CREATEVOLUMEREQUEST_DRIVEROPTSENTRY']._serialized_end=795
-  _globals['_GETVOLUMEREQUEST']._serialized_start=797
-  _globals['_GETVOLUMEREQUEST']._serialized_end=829
-  _globals['_LISTVOLUMESREQUEST']._serialized_start=832
-  _globals['_LISTVOLUMESREQUEST']._serialized_end=1014
-  _globals['_LISTVOLUMESREQUEST_LABELFILTERSENTRY']._serialized_start=963
-  _globals['_LISTVOLUMESREQUEST_LABELFILTERSENTRY']._serialized_end=1014
-  _globals['_LISTVOLUMESRESPONSE']._serialized_start=1016
-  _globals['_LISTVOLUMESRESPONSE']._serialized_end=1087
-  _globals['_REMOVEVOLUMEREQUEST']._serialized_start=1089
-  _globals['_REMOVEVOLUMEREQUEST']._serialized_end=1139
-  _globals['_PRUNEVOLUMESREQUEST']._serialized_start=1142
-  _globals['_PRUNEVOLUMESREQUEST']._serialized_end=1316
-  _globals['_PRUNEVOLUMESREQUEST_LABELFILTERSENTRY']._serialized_start=963
-  _globals['_PRUNEVOLUMESREQUEST_LABELFILTERSENTRY']._serialized_end=1014
-  _globals['_PRUNEVOLUMESRESPONSE']._serialized_start=1318
-  _globals['_PRUNEVOLUMESRESPONSE']._serialized_end=1382
-  _globals['_ACQUIREVOLUMEREQUEST']._serialized_start=1385
-  _globals['_ACQUIREVOLUMEREQUEST']._serialized_end=1751
-  _globals['_ACQUIREVOLUMEREQUEST_LABELSENTRY']._serialized_start=374
-  _globals['_ACQUIREVOLUMEREQUEST_LABELSENTRY']._serialized_end=419
-  _globals['_ACQUIREVOLUMEREQUEST_DRIVEROPTSENTRY']._serialized_start=746
-  _globals['_ACQUIREVOLUMEREQUEST_DRIVEROPTSENTRY']._serialized_end=795
-  _globals['_RELEASEVOLUMEREQUEST']._serialized_start=1753
-  _globals['_RELEASEVOLUMEREQUEST']._serialized_end=1811
-  _globals['_VOLUMES']._serialized_start=1814
-  _globals['_VOLUMES']._serialized_end=2461
+  _globals['_VOLUME']._serialized_end=481
+  _globals['_VOLUME_LABELSENTRY']._serialized_start=388
+  _globals['_VOLUME_LABELSENTRY']._serialized_end=433
+  _globals['_VOLUME_OPTIONSENTRY']._serialized_start=435
+  _globals['_VOLUME_OPTIONSENTRY']._serialized_end=481
+  _globals['_CREATEVOLUMEREQUEST']._serialized_start=484
+  _globals['_CREATEVOLUMEREQUEST']._serialized_end=809
+  _globals['_CREATEVOLUMEREQUEST_LABELSENTRY']._serialized_start=388
+  _globals['_CREATEVOLUMEREQUEST_LABELSENTRY']._serialized_end=433
+  _globals['_CREATEVOLUMEREQUEST_DRIVEROPTSENTRY']._serialized_start=760
+  _globals['_CREATEVOLUMEREQUEST_DRIVEROPTSENTRY']._serialized_end=809
+  _globals['_GETVOLUMEREQUEST']._serialized_start=811
+  _globals['_GETVOLUMEREQUEST']._serialized_end=843
+  _globals['_LISTVOLUMESREQUEST']._serialized_start=846
+  _globals['_LISTVOLUMESREQUEST']._serialized_end=1047
+  _globals['_LISTVOLUMESREQUEST_LABELFILTERSENTRY']._serialized_start=996
+  _globals['_LISTVOLUMESREQUEST_LABELFILTERSENTRY']._serialized_end=1047
+  _globals['_LISTVOLUMESRESPONSE']._serialized_start=1049
+  _globals['_LISTVOLUMESRESPONSE']._serialized_end=1120
+  _globals['_REMOVEVOLUMEREQUEST']._serialized_start=1122
+  _globals['_REMOVEVOLUMEREQUEST']._serialized_end=1172
+  _globals['_PRUNEVOLUMESREQUEST']._serialized_start=1175
+  _globals['_PRUNEVOLUMESREQUEST']._serialized_end=1349
+  _globals['_PRUNEVOLUMESREQUEST_LABELFILTERSENTRY']._serialized_start=996
+  _globals['_PRUNEVOLUMESREQUEST_LABELFILTERSENTRY']._serialized_end=1047
+  _globals['_PRUNEVOLUMESRESPONSE']._serialized_start=1351
+  _globals['_PRUNEVOLUMESRESPONSE']._serialized_end=1415
+  _globals['_ACQUIREVOLUMEREQUEST']._serialized_start=1418
+  _globals['_ACQUIREVOLUMEREQUEST']._serialized_end=1784
+  _globals['_ACQUIREVOLUMEREQUEST_LABELSENTRY']._serialized_start=388
+  _globals['_ACQUIREVOLUMEREQUEST_LABELSENTRY']._serialized_end=433
+  _globals['_ACQUIREVOLUMEREQUEST_DRIVEROPTSENTRY']._serialized_start=760
+  _globals['_ACQUIREVOLUMEREQUEST_DRIVEROPTSENTRY']._serialized_end=809
+  _globals['_RELEASEVOLUMEREQUEST']._serialized_start=1786
+  _globals['_RELEASEVOLUMEREQUEST']._serialized_end=1844
+  _globals['_VOLUMES']._serialized_start=1847
+  _globals['_VOLUMES']._serialized_end=2494
 # @@protoc_insertion_point(module_scope)

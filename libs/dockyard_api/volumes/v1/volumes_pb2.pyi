@@ -8,7 +8,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Volume(_message.Message):
-    __slots__ = ("name", "driver", "mountpoint", "labels", "options", "scope", "created_at", "ref_count", "anonymous", "users")
+    __slots__ = ("name", "driver", "mountpoint", "labels", "options", "scope", "created_at", "ref_count", "anonymous", "users", "size")
     class LabelsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -33,6 +33,7 @@ class Volume(_message.Message):
     REF_COUNT_FIELD_NUMBER: _ClassVar[int]
     ANONYMOUS_FIELD_NUMBER: _ClassVar[int]
     USERS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_FIELD_NUMBER: _ClassVar[int]
     name: str
     driver: str
     mountpoint: str
@@ -43,7 +44,8 @@ class Volume(_message.Message):
     ref_count: int
     anonymous: bool
     users: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, name: _Optional[str] = ..., driver: _Optional[str] = ..., mountpoint: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Mapping[str, str]] = ..., scope: _Optional[str] = ..., created_at: _Optional[str] = ..., ref_count: _Optional[int] = ..., anonymous: _Optional[bool] = ..., users: _Optional[_Iterable[str]] = ...) -> None: ...
+    size: int
+    def __init__(self, name: _Optional[str] = ..., driver: _Optional[str] = ..., mountpoint: _Optional[str] = ..., labels: _Optional[_Mapping[str, str]] = ..., options: _Optional[_Mapping[str, str]] = ..., scope: _Optional[str] = ..., created_at: _Optional[str] = ..., ref_count: _Optional[int] = ..., anonymous: _Optional[bool] = ..., users: _Optional[_Iterable[str]] = ..., size: _Optional[int] = ...) -> None: ...
 
 class CreateVolumeRequest(_message.Message):
     __slots__ = ("name", "driver", "labels", "driver_opts", "anonymous")
@@ -80,7 +82,7 @@ class GetVolumeRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class ListVolumesRequest(_message.Message):
-    __slots__ = ("label_filters", "dangling_only")
+    __slots__ = ("label_filters", "dangling_only", "with_size")
     class LabelFiltersEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -90,9 +92,11 @@ class ListVolumesRequest(_message.Message):
         def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     LABEL_FILTERS_FIELD_NUMBER: _ClassVar[int]
     DANGLING_ONLY_FIELD_NUMBER: _ClassVar[int]
+    WITH_SIZE_FIELD_NUMBER: _ClassVar[int]
     label_filters: _containers.ScalarMap[str, str]
     dangling_only: bool
-    def __init__(self, label_filters: _Optional[_Mapping[str, str]] = ..., dangling_only: _Optional[bool] = ...) -> None: ...
+    with_size: bool
+    def __init__(self, label_filters: _Optional[_Mapping[str, str]] = ..., dangling_only: _Optional[bool] = ..., with_size: _Optional[bool] = ...) -> None: ...
 
 class ListVolumesResponse(_message.Message):
     __slots__ = ("volumes",)

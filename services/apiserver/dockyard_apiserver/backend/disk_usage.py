@@ -5,14 +5,13 @@ bytes below its Mountpoint (moby's directory.Size); an image's SharedSize is the
 layers that another image also uses.
 """
 
-import hashlib
 import logging
-import os
 
 from dockyard_api.images.v1 import images_pb2
 from dockyard_api.snapshots.v1 import snapshots_pb2
 from dockyard_api.volumes.v1 import volumes_pb2
 from dockyard_common import errors
+from dockyard_common.layers import chain_ids
 
 from . import images as image_backend
 from . import volume_views
@@ -26,44 +25,6 @@ def _safe(fn, default):
     except errors.DockyardError as exc:
         log.warning("system df: %s", exc)
         return default
-
-
-def chain_ids(diff_ids):
-    """OCI chain ids: chain(0) = diff(0); chain(n) = sha256(chain(n-1) + " " + diff(n))."""
-    out = []
-    for d in diff_ids:
-        out.append(d if not out else
-                   "sha256:" + hashlib.sha256((out[-1] + " " + d).encode()).hexdigest())
-    return out
-
-
-def tree_size(path):
-    """Bytes used below path: hard links counted once, other filesystems not entered."""
-    try:
-        root_dev = os.lstat(path).st_dev
-    except OSError:
-        return 0
-    seen, total = set(), 0
-    for dirpath, dirnames, filenames in os.walk(path):
-        dirnames[:] = [d for d in dirnames if _same_dev(os.path.join(dirpath, d), root_dev)]
-        for name in filenames:
-            try:
-                st = os.lstat(os.path.join(dirpath, name))
-            except OSError:
-                continue
-            if st.st_nlink > 1:
-                if (st.st_dev, st.st_ino) in seen:
-                    continue
-                seen.add((st.st_dev, st.st_ino))
-            total += st.st_size
-    return total
-
-
-def _same_dev(path, dev):
-    try:
-        return os.lstat(path).st_dev == dev
-    except OSError:
-        return False
 
 
 def shared_sizes(clients, images):
@@ -95,7 +56,8 @@ def disk_usage(daemon, api_lt_144=False, api_lt_142=False):
     clients = daemon.clients
     containers = _safe(lambda: for_daemon(daemon).list(all=True, size=True), [])
     images = _safe(lambda: list(clients.images.List(images_pb2.ListImagesRequest(all=True)).images), [])
-    volumes = _safe(lambda: list(clients.volumes.List(volumes_pb2.ListVolumesRequest()).volumes), [])
+    volumes = _safe(lambda: list(clients.volumes.List(
+        volumes_pb2.ListVolumesRequest(with_size=True)).volumes), [])
     usage = {}
     for c in containers:
         usage[c["ImageID"]] = usage.get(c["ImageID"], 0) + 1
@@ -106,7 +68,7 @@ def disk_usage(daemon, api_lt_144=False, api_lt_142=False):
         item["SharedSize"] = shared.get(img.id, -1)
         image_list.append(item)
     vol_list = [dict(volume_views.volume_json(v),
-                     UsageData={"Size": tree_size(v.mountpoint), "RefCount": v.ref_count})
+                     UsageData={"Size": v.size, "RefCount": v.ref_count})
                 for v in volumes]
     out = {"LayersSize": sum(i.size for i in images), "Images": image_list,
            "Containers": containers, "Volumes": vol_list, "BuildCache": None}
