@@ -107,16 +107,7 @@ class Links:
 
     def delete_link(self, name):
         """Delete a link (bridge or host-side veth) if it exists."""
-        with IPRoute() as ipr:
-            idx = _lookup(ipr, name)
-            if idx is None:
-                return False
-            try:
-                ipr.link("del", index=idx)
-            except NetlinkError as exc:
-                if exc.code != errno.ENODEV:
-                    raise
-            return True
+        return delete_link(name)
 
     def host_routes(self):
         """IPv4 destinations routed on the host (to keep new subnets clear of them)."""
@@ -180,6 +171,20 @@ class Links:
     def set_default_route(self, netns_path, gateway, ifname, gateway6=None):
         netns.run_in(netns_path, _replace_default, str(gateway), ifname,
                      str(gateway6) if gateway6 else None)
+
+
+def delete_link(name):
+    """Delete a host link by name if it exists; True when one went."""
+    with IPRoute() as ipr:
+        idx = _lookup(ipr, name)
+        if idx is None:
+            return False
+        try:
+            ipr.link("del", index=idx)
+        except NetlinkError as exc:
+            if exc.code != errno.ENODEV:
+                raise
+        return True
 
 
 def set_route_localnet(bridge):

@@ -9,6 +9,7 @@ from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
 from . import netns
+from . import bridge
 from .bridge import configure_peer
 
 IPVLAN_MODES = {"l2": 0, "l3": 1}
@@ -53,16 +54,7 @@ class VlanLinks:
 
     @_oserror
     def delete_link(self, name):
-        with IPRoute() as ipr:
-            idx = _lookup(ipr, name)
-            if idx is None:
-                return False
-            try:
-                ipr.link("del", index=idx)
-            except NetlinkError as exc:
-                if exc.code != errno.ENODEV:
-                    raise
-            return True
+        return bridge.delete_link(name)
 
     @_oserror
     def add_port(self, kind, parent, mode, netns_path, ifname, mac, address, prefixlen,
