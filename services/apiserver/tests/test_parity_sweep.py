@@ -12,13 +12,6 @@ from dockyard_apiserver.backend import disk_usage, log_format, stats_shape, volu
 from dockyard_apiserver.webutil import exact_bool
 
 
-def test_long_log_lines_come_back_as_16k_partial_messages():
-    line = b"a" * 40000 + b"\n"
-    parts = log_format.pieces(line)
-    assert [len(p) for p in parts] == [16384, 16384, 7233] and b"".join(parts) == line
-    assert log_format.pieces(b"short\n") == [b"short\n"]
-
-
 def test_log_bytes_that_are_not_utf8_read_back_as_go_replacements():
     assert log_format.as_json_file(b"\x01\xff\x00x\n") == b"\x01\xef\xbf\xbd\x00x\n"
     # a cut multi-byte sequence: one U+FFFD per byte, as Go's utf8.DecodeRune

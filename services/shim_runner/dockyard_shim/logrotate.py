@@ -1,24 +1,33 @@
-"""`--log-opt max-size/max-file` for the json-file and local drivers (Docker's loggerutils rotate).
+"""`--log-opt max-size/max-file/compress` for the json-file and local drivers (Docker's
+loggerutils LogFile).
 
 conmon writes the k8s-file log and cannot rotate: its --log-size-max replaces the full file with
 an empty one (the old content is dropped). That is Docker's behaviour for max-file=1, so conmon
-does it then. For max-file >= 2 shim-runner rotates, watching the log directory with inotify:
-  1. `ctr.log` has reached max-size: rename it `ctr.log.rotating` (conmon keeps appending to it
-     through its open descriptor, nothing is lost) and ask conmon to reopen (ctl message 2).
-  2. conmon creates a fresh `ctr.log`; it has let go of the old file, which is final now. Move it
-     to `ctr.log.1`, older ones shift to .2 ...; beyond max-file they are removed. conmon writes
-     on while we react, so a rotated file may pass max-size a little; one more than twice as big
-     (a burst) is cut at line boundaries into max-size pieces, the newest of which are kept, as
-     if it had been rotated on time.
+does it then. For max-file >= 2 shim-runner rotates, watching the log directory with inotify.
+max-size counts dockerd's bytes (logsize: a json-file line, a local record), not conmon's, so the
+files end where dockerd's would and `docker logs` keeps the same lines. dockerd's current file is
+`ctr.log.head` (what was left after the last cut, if anything) followed by the live `ctr.log`:
+  1. They have reached max-size: rename `ctr.log` to `ctr.log.rotating` (conmon keeps appending
+     to it through its open descriptor, nothing is lost) and ask conmon to reopen (ctl message 2).
+  2. conmon creates a fresh `ctr.log`; it has let go of the old file, which is final now. head +
+     rotating are cut after each line that brings a file to max-size (dockerd checks before each
+     write); the complete files become `ctr.log.1` (newest), older ones shift to .2 ...; beyond
+     max-file they are removed; the lines after the last cut (conmon wrote on while we reacted)
+     are the new head.
+  3. With compress (json-file's compress=true, the local driver's default) each rotated file is
+     then gzipped as Docker does (`ctr.log.1.gz`, shifted to .2.gz ...): streamed into a
+     temporary `.gz.tmp` outside the lock (in the rotator's thread, never conmon's), renamed in
+     place of the plain file under the lock, so a reader sees the plain file or the whole .gz.
 Readers (logs.py) take the same lock to open a consistent set of files.
 
 While shim-runner is down nothing rotates: conmon keeps appending to `ctr.log`, so nothing is lost
-but the file grows past max-size; the restored shim-runner rotates it at once (its newest part is
-kept in max-size pieces). A rotation interrupted between 1 and 2 is finished on restore.
+but the file grows past max-size; the restored shim-runner rotates it at once, as dockerd would
+have. A rotation interrupted between 1 and 2 is finished on restore.
 """
 
 import ctypes
 import errno
+import gzip
 import json
 import logging
 import os
@@ -32,6 +41,7 @@ from dockyard_common import errors
 from dockyard_common.oci import LOG_DRIVER_ANNOTATION, LOG_OPTS_ANNOTATION
 
 from . import logs as logs_mod
+from . import logsize
 from .monitor import request_log_reopen
 
 log = logging.getLogger(__name__)
@@ -41,7 +51,7 @@ LOCAL_DEFAULT_MAX_FILE = 5
 REOPEN_RETRY = 2.0      # seconds before asking conmon again to reopen
 POLL = 1.0              # a check of every log even without events
 COPY_BLOCK = 64 * 1024
-BURST_FACTOR = 2        # a rotated file up to this many times max-size is kept whole
+CUT = ".cut"            # ctr.log.cutN: files being cut from head + rotating (never read)
 
 
 @dataclass
@@ -49,6 +59,7 @@ class LogConfig:
     driver: str = "json-file"
     max_size: int = -1      # bytes; -1: the file grows forever
     max_files: int = 1
+    compress: bool = False  # gzip the rotated files
 
     @property
     def rotates(self):
@@ -105,10 +116,11 @@ def _json_file(opts):
         files = _atoi(opts["max-file"])
         if files < 1:
             raise ValueError("max-file cannot be less than 1")
-    if "compress" in opts and _parse_bool(opts["compress"]) and (files == 1 or size == -1):
+    compress = "compress" in opts and _parse_bool(opts["compress"])
+    if compress and (files == 1 or size == -1):
         raise ValueError("compress cannot be true when max-file is less than 2 or max-size is "
                          "not set")
-    return LogConfig("json-file", size, files)
+    return LogConfig("json-file", size, files, compress)
 
 
 def _local(opts):
@@ -132,12 +144,11 @@ def _local(opts):
         raise ValueError("max file count cannot be less than 0")
     if compress and files <= 1:
         raise ValueError("compression cannot be enabled when max file count is 1")
-    return LogConfig("local", size if size > 0 else -1, max(files, 1))
+    return LogConfig("local", size if size > 0 else -1, max(files, 1), compress)
 
 
 def config_from_spec(spec):
-    """The container's LogConfig from the spec's annotations (set by the apiserver).
-    Compression (compress, local's default) is accepted; rotated files stay uncompressed."""
+    """The container's LogConfig from the spec's annotations (set by the apiserver)."""
     notes = spec.get("annotations") or {}
     driver = notes.get(LOG_DRIVER_ANNOTATION) or "json-file"
     try:
@@ -164,44 +175,91 @@ def config_from_bundle(bundle):
 
 # -- the rotation of one log ------------------------------------------------------------------
 
-def _pieces(f, size, max_size, keep):
-    """Byte ranges (newest first) cutting the file at line boundaries into pieces of at most
-    max_size (a longer line is a piece of its own); at most `keep` of them."""
-    pieces, end, start = [], size, size
-    for line_start, _ in logs_mod._reverse_lines(f, size):
-        if end - line_start > max_size and start < end:
-            pieces.append((start, end))
-            if len(pieces) == keep:
-                return pieces
-            end = start
-        start = line_start
-    if start < end:
-        pieces.append((start, end))
-    return pieces[:keep]
+GZ_TMP = logs_mod.GZ + ".tmp"
 
 
-def _copy_range(src, start, end, dest):
-    src.seek(start)
-    with open(dest, "wb") as out:
-        left = end - start
-        while left > 0:
-            chunk = src.read(min(COPY_BLOCK, left))
-            if not chunk:
-                break
-            out.write(chunk)
-            left -= len(chunk)
-    os.chmod(dest, 0o600)
+def _gzip_to(src, dest):
+    """Stream src into the gzip file dest, flushed to disk before it is renamed into place."""
+    with open(src, "rb") as f, open(dest, "wb") as raw:
+        os.fchmod(raw.fileno(), 0o600)
+        with gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6,
+                           mtime=int(os.fstat(f.fileno()).st_mtime)) as out:
+            while True:
+                chunk = f.read(COPY_BLOCK)
+                if not chunk:
+                    break
+                out.write(chunk)
+        raw.flush()
+        os.fsync(raw.fileno())
 
 
 class RotatingLog:
     def __init__(self, path, bundle, cfg):
         self.path, self.bundle, self.cfg = path, bundle, cfg
         self.reopen_at = 0.0     # when conmon was last asked to reopen (0: not by us)
+        self._serial = threading.Lock()      # the rotator's thread and finish() may both check
+        self._to_compress = cfg.compress     # at first: what a previous run left plain
+        self._fresh = True                   # temporary files of a previous run to remove
+        self._current = None                 # [live inode, offset read, dockerd's size so far]
+        self._sizer = None
 
     def check(self, alive=True):
-        """Rotate if due; `alive` False once the monitor is gone (no writer any more)."""
+        """Rotate if due, then compress what was rotated; `alive` False once the monitor is gone
+        (no writer any more)."""
+        with self._serial:
+            if self._fresh:
+                self._fresh = False
+                self._remove_temporaries()
+            self._rotate(alive)
+            if self._to_compress:
+                self._to_compress = False
+                self._compress_rotated()
+
+    def _remove_temporaries(self):
+        """What an interrupted cut or compression left (its sources are still there)."""
+        directory, base = os.path.split(self.path)
+        for name in os.listdir(directory):
+            rest = name[len(base):]
+            if name.startswith(base) and (rest.endswith(GZ_TMP) or rest.startswith(CUT)):
+                os.unlink(os.path.join(directory, name))
+
+    def _current_size(self):
+        """dockerd's size of its current file: the head and the live log, whose new lines are
+        counted as they come."""
+        with open(self.path, "rb") as f:
+            inode = os.fstat(f.fileno()).st_ino
+            if self._current is None or self._current[0] != inode:
+                self._sizer = logsize.Sizer(self.cfg.driver)
+                self._current = [inode, 0, 0]
+                try:
+                    with open(self.path + logs_mod.HEAD, "rb") as head:
+                        self._current[2] = sum(self._sizer.feed(line) for line in head)
+                except FileNotFoundError:
+                    pass
+            f.seek(self._current[1])
+            for line in logs_mod._complete_lines(f, False):
+                self._current[1] += len(line)
+                self._current[2] += self._sizer.feed(line)
+        return self._current[2]
+
+    def _compress_rotated(self):
+        """Gzip every plain rotated file (normally just .1). Compression runs outside the files
+        lock; only this log's own checks could shift the files, and they are serialized."""
+        for _, name in sorted(logs_mod.rotated_files(self.path).items()):
+            if name.endswith(logs_mod.GZ):
+                continue
+            tmp = name + GZ_TMP
+            try:
+                _gzip_to(name, tmp)
+            except FileNotFoundError:
+                continue
+            with logs_mod.files_lock(self.path):
+                os.rename(tmp, name + logs_mod.GZ)
+                os.unlink(name)
+
+    def _rotate(self, alive):
+        rotating = self.path + logs_mod.ROTATING
         with logs_mod.files_lock(self.path):
-            rotating = self.path + logs_mod.ROTATING
             if os.path.exists(rotating):
                 if os.path.exists(self.path) or not alive:
                     self._settle(rotating)
@@ -210,12 +268,12 @@ class RotatingLog:
                     return
                 else:
                     return
-            try:
-                size = os.stat(self.path).st_size
-            except FileNotFoundError:
+        try:       # outside the lock: only conmon appends, only this thread renames
+            if self._current_size() < self.cfg.max_size:
                 return
-            if size < self.cfg.max_size:
-                return
+        except FileNotFoundError:
+            return
+        with logs_mod.files_lock(self.path):
             os.rename(self.path, rotating)
             if alive and self._reopen():
                 logs_mod.notify_change(self.path)
@@ -233,31 +291,48 @@ class RotatingLog:
         return True
 
     def _settle(self, rotating):
-        """The rotated file is final: shift the older ones and store it as .1 (in pieces when
-        it grew past max-size)."""
-        keep = self.cfg.max_files - 1
-        size = os.path.getsize(rotating)
-        with open(rotating, "rb") as f:
-            # conmon writes on while we react, so a file a little past max-size is on time;
-            # a burst (or shim-runner's downtime) is cut.
-            burst = size > BURST_FACTOR * self.cfg.max_size
-            pieces = _pieces(f, size, self.cfg.max_size, keep) if burst else None
-            count = len(pieces) if pieces else 1
-            for i in range(keep, 0, -1):
-                older = "%s.%d" % (self.path, i)
-                if not os.path.exists(older):
-                    continue
-                if i + count > keep:
-                    os.unlink(older)
-                else:
-                    os.rename(older, "%s.%d" % (self.path, i + count))
-            if pieces:
-                for k, (start, end) in enumerate(pieces, 1):
-                    _copy_range(f, start, end, "%s.%d" % (self.path, k))
-        if pieces:
-            os.unlink(rotating)
-        else:
-            os.rename(rotating, self.path + ".1")
+        """The rotated file is final: cut head + rotating where dockerd's files end, shift the
+        older files and store the complete ones as .1 (newest) ...; the rest is the new head."""
+        keep, head = self.cfg.max_files - 1, self.path + logs_mod.HEAD
+        sizer, size, cuts = logsize.Sizer(self.cfg.driver), 0, 0
+        done, out = [], None          # the complete files (at most keep, oldest first), the open one
+        for src in (head, rotating):
+            try:
+                f = open(src, "rb")
+            except FileNotFoundError:
+                continue
+            with f:
+                for line in f:
+                    if out is None:
+                        out = open("%s%s%d" % (self.path, CUT, cuts), "wb")
+                        os.fchmod(out.fileno(), 0o600)
+                    out.write(line)
+                    size += sizer.feed(line)
+                    if size >= self.cfg.max_size:
+                        out.close()
+                        done.append(out.name)
+                        out, size, cuts = None, 0, cuts + 1
+                        if len(done) > keep:
+                            os.unlink(done.pop(0))
+        if out is not None:
+            out.close()
+        rotated = logs_mod.rotated_files(self.path)
+        for i in sorted(rotated, reverse=True):
+            older = rotated[i]
+            if i + cuts > keep:
+                os.unlink(older)
+            else:       # .N or .N.gz: the shifted name keeps the suffix
+                suffix = older[len("%s.%d" % (self.path, i)):]
+                os.rename(older, "%s.%d%s" % (self.path, i + cuts, suffix))
+        for k, name in enumerate(reversed(done), 1):
+            os.rename(name, "%s.%d" % (self.path, k))
+        if out is not None:
+            os.rename(out.name, head)
+        elif os.path.exists(head):
+            os.unlink(head)
+        os.unlink(rotating)
+        self._current = None          # the head changed: count the current file again
+        self._to_compress = self.cfg.compress and cuts > 0
         logs_mod.notify_change(self.path)
 
 

@@ -1,12 +1,18 @@
 """Read conmon's k8s-file log as Docker log entries, streaming (never the whole file).
 
 Each line is "<RFC3339Nano> <stdout|stderr> <F|P> <text>": F ends a line, P is a piece of a
-longer line (or one without a newline yet). Entries join the pieces per stream.
+longer line (or one without a newline yet). Entries join the pieces per stream, then a line longer
+than dockerd's 16 KiB copy buffer is cut into 16384-byte messages (each its own entry, with the
+line's time), as json-file and local store it: tail, since/until and follow all count those.
+Rotated files may be gzipped (`ctr.log.N.gz`, --log-opt compress).
 """
 
 import calendar
 import functools
+import gzip
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections import deque
@@ -15,6 +21,8 @@ from dataclasses import dataclass
 STDOUT, STDERR = 1, 2
 _STREAMS = {b"stdout": STDOUT, b"stderr": STDERR}
 BLOCK = 64 * 1024
+PIECE_SIZE = 16 * 1024      # dockerd's log copier buffer: longer lines become several messages
+GZ = ".gz"
 
 
 @dataclass
@@ -84,6 +92,35 @@ def _reverse_lines(f, end):
         yield 0, tail
 
 
+def pieces(entry):
+    """The messages dockerd stores for one line: <= 16 KiB each, the newline in the last."""
+    data = entry.data
+    if len(data) <= PIECE_SIZE:
+        return [entry]
+    return [Entry(entry.stream, data[i:i + PIECE_SIZE], entry.time_ns)
+            for i in range(0, len(data), PIECE_SIZE)]
+
+
+def _piece_count(size):
+    return max(1, -(-size // PIECE_SIZE))
+
+
+def _seekable(f):
+    """A gzipped rotated file as a plain temporary copy (unlinked at once), for reading backwards;
+    decompressed in blocks, as dockerd does for tail."""
+    if not isinstance(f, gzip.GzipFile):
+        return f
+    tmp = tempfile.TemporaryFile()
+    try:
+        f.seek(0)
+        shutil.copyfileobj(f, tmp, BLOCK)
+    except (OSError, EOFError):
+        pass        # a damaged archive: what could be read
+    finally:
+        f.close()
+    return tmp
+
+
 def tail_offset(f, n):
     """An offset from which the last n entries of one file can be read (0 for all when n < 0)."""
     return _tail_start([f], n)[1]
@@ -92,31 +129,32 @@ def tail_offset(f, n):
 def _tail_start(files, n):
     """(file index, offset) from which the last n entries of the files (oldest first) can be read.
 
-    Walks back from the end counting entries (F lines, plus an unfinished P group per stream),
-    then back over P pieces to a line boundary after an F line; the reader keeps the last n."""
+    Walks back from the end counting messages (the 16 KiB pieces of each line, an unfinished
+    line too), then back over P pieces to a line boundary after an F line; the reader keeps the
+    last n. A gzipped file the walk reaches is replaced in `files` by a plain copy."""
     if n < 0:
         return 0, 0
-    ends = []
-    for f in files:
-        f.seek(0, os.SEEK_END)
-        ends.append(f.tell())
     if n == 0:
-        return len(files) - 1, ends[-1] if files else 0
-    count, cont, candidate = 0, set(), False
+        if not files:
+            return 0, 0
+        files[-1] = _seekable(files[-1])
+        return len(files) - 1, files[-1].seek(0, os.SEEK_END)
+    done, group, candidate = 0, {}, False    # group: bytes of each stream's line so far
     for i in range(len(files) - 1, -1, -1):
-        for start, line in _reverse_lines(files[i], ends[i]):
+        files[i] = f = _seekable(files[i])
+        for start, line in _reverse_lines(f, f.seek(0, os.SEEK_END)):
             parsed = parse_line(line)
             if parsed is None:
                 continue
-            _, stream, partial, _ = parsed
+            _, stream, partial, text = parsed
             if candidate:
                 if partial:
                     continue
                 return i, start + len(line) + 1
-            if not partial or stream not in cont:
-                count += 1
-                cont.add(stream)
-            if count > n:
+            if not partial and stream in group:     # the later line of this stream is whole
+                done += _piece_count(group.pop(stream))
+            group[stream] = group.get(stream, 0) + len(text) + (0 if partial else 1)
+            if done + sum(_piece_count(g) for g in group.values()) > n:
                 candidate = True
     return 0, 0
 
@@ -170,6 +208,7 @@ def _complete_lines(f, final):
 # the readers take the same lock, so a reader opens a consistent set.
 
 ROTATING = ".rotating"
+HEAD = ".head"      # the start of dockerd's current file, before the live log (see logrotate)
 _locks = {}
 _locks_guard = threading.Lock()
 
@@ -201,17 +240,31 @@ def wait_change(path, timeout):
         cond.wait(timeout)
 
 
-def log_files(path):
-    """The existing files of a log, oldest first: path.N .. path.1, path.rotating, path."""
+def rotated_files(path):
+    """{N: file name} of the rotated files path.N or path.N.gz (the plain one while both exist:
+    compression is finishing)."""
     directory, base = os.path.split(path)
     try:
-        names = set(os.listdir(directory))
+        names = os.listdir(directory)
     except FileNotFoundError:
-        return []
-    numbers = sorted((int(n[len(base) + 1:]) for n in names
-                      if n.startswith(base + ".") and n[len(base) + 1:].isdigit()), reverse=True)
-    out = ["%s.%d" % (path, i) for i in numbers]
-    out += [p for p in (path + ROTATING, path) if os.path.basename(p) in names]
+        return {}
+    out = {}
+    for name in names:
+        if not name.startswith(base + "."):
+            continue
+        suffix = name[len(base) + 1:]
+        number = suffix[:-len(GZ)] if suffix.endswith(GZ) else suffix
+        if number.isdigit() and (number == suffix or int(number) not in out):
+            out[int(number)] = os.path.join(directory, name)
+    return out
+
+
+def log_files(path):
+    """The existing files of a log, oldest first: path.N[.gz] .. path.1[.gz], path.head,
+    path.rotating, path."""
+    rotated = rotated_files(path)
+    out = [rotated[i] for i in sorted(rotated, reverse=True)]
+    out += [p for p in (path + HEAD, path + ROTATING, path) if os.path.exists(p)]
     return out
 
 
@@ -221,7 +274,7 @@ def open_files(path):
         files = []
         for p in log_files(path):
             try:
-                files.append(open(p, "rb"))
+                files.append(gzip.GzipFile(p, "rb") if p.endswith(GZ) else open(p, "rb"))
             except FileNotFoundError:
                 pass
         return files
@@ -280,13 +333,14 @@ class _Reader:
                     continue
                 e = self.joiner.feed(line)
                 if e:
-                    yield e
+                    yield from pieces(e)
             if last:
                 break
             self.files[self.index].close()
             self.index += 1
         if final:
-            yield from self.joiner.flush()
+            for e in self.joiner.flush():
+                yield from pieces(e)
 
     @property
     def current(self):

@@ -1,5 +1,6 @@
 """logrotate: Docker's max-size/max-file over conmon's log, and reading the rotated files."""
 
+import gzip
 import os
 import threading
 
@@ -7,7 +8,7 @@ import pytest
 
 from dockyard_common import errors
 from dockyard_common.oci import LOG_DRIVER_ANNOTATION, LOG_OPTS_ANNOTATION
-from dockyard_shim import logrotate, logs
+from dockyard_shim import logrotate, logs, logsize
 
 from test_logs import T0, line
 
@@ -26,7 +27,9 @@ def test_config_defaults_and_values():
     assert cfg("json-file", max_size="1k", max_file="3") == logrotate.LogConfig("json-file", 1000, 3)
     assert cfg("json-file", max_size="1.5KiB").max_size == 1500
     assert cfg("json-file", max_file="2") == logrotate.LogConfig("json-file", -1, 2)  # no rotation
-    assert cfg("local") == logrotate.LogConfig("local", 20 * 1024 * 1024, 5)
+    assert cfg("local") == logrotate.LogConfig("local", 20 * 1024 * 1024, 5, True)  # compressed
+    assert not cfg("local", compress="false").compress
+    assert cfg("json-file", max_size="1k", max_file="3", compress="true").compress
     assert cfg("none").driver == "none"
     one = cfg("json-file", max_size="1k")
     assert not one.rotates and one.conmon_size_max == 1000     # conmon drops the full file
@@ -82,12 +85,32 @@ def texts(path):
     return [e.data for e in logs.read_logs(path)]
 
 
+# A test line is 80 bytes in json-file (70 for the first, whose time has no fraction).
+
+def test_json_file_size_is_dockers():
+    # the first line of a rotated file written by dockerd 20.10 for `echo line-273`
+    docker = b'{"log":"line-273\\n","stream":"stdout","time":"2026-11-29T00:47:47.57622928Z"}\n'
+    ns = logs.parse_time("2026-11-29T00:47:47.57622928Z")
+    assert logsize.json_file_size(b"line-273\n", ns) == len(docker)
+    assert len(lines(2)[1]) == 55 and logsize.Sizer("json-file").feed(lines(2)[1]) == 80
+    assert logsize.json_file_size(b'<"\t\xff\n', T0) == 37 + 2 + 6 + 2 + 6 + 6 + 2 + 20
+
+
+def test_local_record_size_is_dockers():
+    # dockerd 20.10's local driver: 28 records of `echo line-2xx` fill 1008 bytes
+    ns = logs.parse_time("2026-11-29T00:47:47.57622928Z")
+    assert logsize.local_size(b"line-228\n", ns) == 36
+    pieces = logsize.Sizer("local")
+    sizes = [pieces.feed(line(T0 + 1, "stdout", "P", b"a" * 8192)) for _ in range(4)]
+    assert sizes[0] == 0 and sizes[1] > 16384 + 64          # a partial record per 16 KiB
+
+
 def test_rotation_waits_for_the_monitor_to_reopen(env):
     path, bundle = env
     ctl = fake_monitor(bundle)
     rlog = logrotate.RotatingLog(path, bundle, logrotate.LogConfig("json-file", 500, 3))
     with open(path, "ab") as f:
-        f.writelines(lines(10))                   # 10 * 55 bytes > 500
+        f.writelines(lines(10))                   # 790 bytes for dockerd
     rlog.check()
     assert os.read(ctl, 100) == b"2 0 0\n"
     assert files(path) == ["ctr.log.rotating"]
@@ -97,24 +120,25 @@ def test_rotation_waits_for_the_monitor_to_reopen(env):
     assert files(path) == ["ctr.log.rotating"]    # no second request meanwhile
     with open(path, "ab") as f:                   # conmon's new file
         f.writelines(lines(1, 11))
-    rlog.check()                                  # a little past 500 bytes: kept whole
-    assert files(path) == ["ctr.log", "ctr.log.1"]
+    rlog.check()
+    # dockerd's file ends with the line that brings it to 500 (70 + 6 * 80): lines 0-6; 7-10
+    # were written on before conmon reopened, they start the current file
+    assert files(path) == ["ctr.log", "ctr.log.1", "ctr.log.head"]
     assert texts(path) == [b"line %04d\n" % i for i in range(12)]
+    assert [e.data for e in logs.read_logs(path + ".1")] == [b"line %04d\n" % i for i in range(7)]
     os.close(ctl)
 
 
-def test_burst_is_cut_in_max_size_pieces_and_old_files_dropped(env):
+def test_burst_is_cut_where_docker_cuts_and_old_files_dropped(env):
     path, bundle = env
     rlog = logrotate.RotatingLog(path, bundle, logrotate.LogConfig("json-file", 200, 3))
     for start in (0, 100):
         with open(path, "ab") as f:
             f.writelines(lines(100, start))
         rlog.check(alive=False)                   # no monitor: settled at once
-    assert files(path) == ["ctr.log.1", "ctr.log.2"]
-    assert all(os.path.getsize(path + s) <= 200 for s in (".1", ".2"))
-    got = texts(path)
-    assert got == [b"line %04d\n" % i for i in range(200 - len(got), 200)]   # newest, in order
-    assert len(got) == 6
+    assert files(path) == ["ctr.log.1", "ctr.log.2", "ctr.log.head"]
+    # three lines (240 bytes) per file, the current one has 198 and 199
+    assert texts(path) == [b"line %04d\n" % i for i in range(192, 200)]
 
 
 def test_rotation_shifts_and_keeps_max_files(env):
@@ -127,8 +151,7 @@ def test_rotation_shifts_and_keeps_max_files(env):
         if not os.path.exists(path):
             open(path, "wb").close()
     assert files(path) == ["ctr.log", "ctr.log.1", "ctr.log.2"]
-    got = texts(path)                             # 4 lines (220 bytes) per rotated file
-    assert got == [b"line %04d\n" % i for i in range(20 - len(got), 20)] and 8 <= len(got) <= 12
+    assert texts(path) == [b"line %04d\n" % i for i in range(16, 20)]   # 2 lines per file
     assert [e.data for e in logs.read_logs(path, tail=3)] == [b"line %04d\n" % i for i in (17, 18, 19)]
 
 
@@ -137,12 +160,14 @@ def test_restore_finishes_an_interrupted_rotation(env):
     ctl = fake_monitor(bundle)
     with open(path + ".rotating", "wb") as f:    # renamed, but the monitor was never asked
         f.writelines(lines(3))
+    with open(path + ".cut0", "wb") as f:        # and a cut was interrupted
+        f.write(b"partial copy")
     rlog = logrotate.RotatingLog(path, bundle, logrotate.LogConfig("json-file", 500, 2))
     rlog.check()
     assert os.read(ctl, 100) == b"2 0 0\n"
     os.close(ctl)
     rlog.check(alive=False)                      # the monitor exited meanwhile
-    assert files(path) == ["ctr.log.1"]
+    assert files(path) == ["ctr.log.head"]       # 230 bytes: still dockerd's current file
     assert len(texts(path)) == 3
 
 
@@ -179,3 +204,48 @@ def test_reading_joins_a_line_split_across_files(tmp_path):
         f.write(line(T0 + 1, "stdout", "F", b"lo"))
     assert texts(path) == [b"hello\n"]
     assert [e.data for e in logs.read_logs(path, tail=1)] == [b"hello\n"]
+
+
+def test_compressed_rotation_gzips_shifts_and_reads_back(env):
+    path, bundle = env
+    rlog = logrotate.RotatingLog(path, bundle, logrotate.LogConfig("json-file", 120, 3, True))
+    for i in range(10):
+        with open(path, "ab") as f:
+            f.writelines(lines(2, 2 * i))
+        rlog.check(alive=False)
+        if not os.path.exists(path):
+            open(path, "wb").close()
+    assert files(path) == ["ctr.log", "ctr.log.1.gz", "ctr.log.2.gz"]
+    with gzip.open(path + ".1.gz") as f:
+        assert f.read() == b"".join(lines(2, 18))     # 2 lines (160 bytes) per file
+    got = texts(path)
+    assert got == [b"line %04d\n" % i for i in range(16, 20)]
+    for n in (1, 3, len(got), 100):
+        assert [e.data for e in logs.read_logs(path, tail=n)] == got[-n:]
+    since = [e.data for e in logs.read_logs(path, since_ns=T0 + 17)]
+    assert since == [b"line %04d\n" % i for i in (17, 18, 19)]
+
+
+def test_compression_never_shows_a_partial_gz_and_resumes_after_a_crash(env):
+    path, bundle = env
+    with open(path + ".1", "wb") as f:            # a previous run rotated but did not compress
+        f.writelines(lines(3))
+    with open(path + ".2.gz.tmp", "wb") as f:     # nor finish this one
+        f.write(b"\x1f\x8b half")
+    with open(path, "wb") as f:
+        f.writelines(lines(1, 3))
+    assert logs.log_files(path) == [path + ".1", path]      # the .tmp is never read
+    rlog = logrotate.RotatingLog(path, bundle, logrotate.LogConfig("local", 10_000, 3, True))
+    rlog.check(alive=False)
+    assert files(path) == ["ctr.log", "ctr.log.1.gz"]
+    assert texts(path) == [b"line %04d\n" % i for i in range(4)]
+
+
+def test_a_long_line_in_a_gzipped_file_counts_its_16k_pieces(env):
+    path, _ = env
+    with gzip.open(path + ".1.gz", "wb") as f:
+        f.write(line(T0, "stdout", "P", b"a" * 20000) + line(T0 + 1, "stdout", "F", b"b" * 20000))
+    with open(path, "wb") as f:
+        f.write(line(T0 + 2, "stdout", "F", b"end"))
+    got = [e.data for e in logs.read_logs(path, tail=3)]
+    assert [len(d) for d in got] == [16384, 40001 - 2 * 16384, 4]

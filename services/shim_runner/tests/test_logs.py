@@ -103,3 +103,27 @@ def test_tail_offset_bytesio():
     f = io.BytesIO(data)
     off = logs.tail_offset(f, 2)
     assert data[off:].count(b"\n") == 3   # one spare entry; the reader keeps the last n
+
+
+def test_long_lines_are_16k_messages_for_tail_since_and_follow(tmp_path):
+    p = tmp_path / "ctr.log"
+    long = [line(T0 + i, "stdout", "P", b"a" * 8192) for i in range(4)]
+    write(p, long + [line(T0 + 4, "stdout", "P", b"a" * 7232), line(T0 + 5, "stdout", "F", b""),
+                     line(T0 + 6, "stderr", "F", b"err"), line(T0 + 7, "stdout", "F", b"end")])
+    sizes = [len(d) for _, d in read(p)]
+    assert sizes == [16384, 16384, 7233, 4, 4]          # 40000 bytes and a newline: 3 messages
+    assert [len(d) for _, d in read(p, tail=2)] == [4, 4]
+    assert [len(d) for _, d in read(p, tail=3)] == [7233, 4, 4]
+    assert [len(d) for _, d in read(p, tail=4)] == [16384, 7233, 4, 4]
+    assert [len(d) for _, d in read(p, tail=4, stderr=False)] == [16384, 7233, 4]
+    assert [len(d) for _, d in read(p, since_ns=T0, until_ns=T0 + 1)] == [16384, 16384, 7233]
+    assert [len(d) for _, d in read(p, follow=True)] == sizes
+    entries = list(logs.read_logs(str(p)))
+    assert {e.time_ns for e in entries[:3]} == {T0}      # every piece has the line's time
+
+
+def test_a_line_of_exactly_16k_ends_with_an_empty_message(tmp_path):
+    p = tmp_path / "ctr.log"
+    write(p, [line(T0, "stdout", "F", b"x" * 16384)])
+    assert read(p) == [(1, b"x" * 16384), (1, b"\n")]
+    assert read(p, tail=1) == [(1, b"\n")]

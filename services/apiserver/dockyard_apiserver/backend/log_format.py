@@ -1,14 +1,11 @@
 """Log entries as dockerd's json-file driver hands them back.
 
 json-file stores each line as a JSON string, so bytes that are not UTF-8 come back as U+FFFD
-(Go's encoder replaces each invalid byte), and the log copier cuts lines longer than its 16 KiB
-buffer into partial messages that `docker logs` receives as separate frames, each with the
-line's timestamp.
+(Go's encoder replaces each invalid byte). Lines longer than dockerd's 16 KiB copy buffer already
+come from shim-runner as separate 16384-byte messages (it owns that rule: tail counts them).
 """
 
 import codecs
-
-PARTIAL_SIZE = 16 * 1024
 
 
 def _go_replace(exc):
@@ -27,9 +24,3 @@ def as_json_file(data):
     except UnicodeDecodeError:
         return data.decode("utf-8", "dockyard-go-utf8").encode("utf-8")
 
-
-def pieces(data):
-    """The messages json-file would hold for one line: <= 16 KiB each, the newline in the last."""
-    if len(data) <= PARTIAL_SIZE:
-        return [data]
-    return [data[i:i + PARTIAL_SIZE] for i in range(0, len(data), PARTIAL_SIZE)]

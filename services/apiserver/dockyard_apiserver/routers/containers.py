@@ -221,9 +221,8 @@ def logs(ref):
             yield b""
             for e in entries:
                 stamp = ids.now_rfc3339(e.time_ns).encode() + b" " if timestamps else b""
-                for piece in log_format.pieces(e.data):
-                    data = stamp + details + log_format.as_json_file(piece)
-                    yield data if tty else stdcopy.frame(e.stream or stdcopy.STDOUT, data)
+                data = stamp + details + log_format.as_json_file(e.data)
+                yield data if tty else stdcopy.frame(e.stream or stdcopy.STDOUT, data)
         except errors.NotFound:
             return  # never started: no log yet
         finally:
@@ -269,9 +268,8 @@ def attach(ref):
 def _replay_logs(be, rec, conn, tty, stdout, stderr):
     try:
         for e in be.logs(rec, False, stdout, stderr):
-            for piece in log_format.pieces(e.data):     # replayed from the json-file log
-                data = log_format.as_json_file(piece)
-                conn.sendall(data if tty else stdcopy.frame(e.stream or stdcopy.STDOUT, data))
+            data = log_format.as_json_file(e.data)      # replayed from the json-file log
+            conn.sendall(data if tty else stdcopy.frame(e.stream or stdcopy.STDOUT, data))
     except errors.NotFound:
         pass
 
