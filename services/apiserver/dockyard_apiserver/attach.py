@@ -242,15 +242,16 @@ class Session:
         if self.finished.is_set():
             return
         self.finished.set()
-        self.connected.set()
-        self.inputs.put(_END)
-        grpcutil.cancel_quietly(self.call)
-        # Shut the socket first: that wakes our reader thread, whose pending read would
-        # otherwise hold the buffered reader's lock and block its close().
+        self.inputs.put(_END)   # before the reader wakes: a close_stdin it queues is not sent
+        # Shut the socket before cancelling the call: the client sees the end at once, and that
+        # wakes our reader thread, whose pending read would otherwise hold the buffered
+        # reader's lock and block its close().
         try:
             self.conn.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
+        self.connected.set()
+        grpcutil.cancel_quietly(self.call)
         self.conn.close()
 
 

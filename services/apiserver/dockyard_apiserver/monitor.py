@@ -133,6 +133,7 @@ class ExitMonitor(DaemonWorker):
             else:
                 self._on_exit(ev.id, rec, ev.exit_code)
         elif kind == "exec_die":
+            self.backend.execs.exited(ev.exec_id, ev.exit_code)   # wakes `exec start` at once
             self.daemon.hubs.process_exited(ev.id, ev.exec_id)
             try:
                 rec = self.clients.containers.Get(containers_pb2.GetContainerRequest(ref=ev.id))

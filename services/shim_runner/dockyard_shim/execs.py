@@ -69,7 +69,11 @@ class ExecOps:
         shutil.rmtree(proc.dir, ignore_errors=True)
         return proc.state()
 
-    def exec(self, cid, exec_id, process_json, terminal=False, stdin=False):
+    def exec(self, cid, exec_id, process_json, terminal=False, stdin=False, defer=None):
+        """Register an exec; its monitor starts in a background thread. `defer(fn)` (grpc's
+        context.add_callback) runs that start once the reply is sent: started before, spawning
+        conmon competes with sending the reply (GIL, CPU) and delays it. When defer returns
+        False (the call already ended) it starts at once."""
         task = self._task(cid)
         if not VALID_ID.match(exec_id or ""):
             raise errors.InvalidArgument("invalid exec id %r" % exec_id)
@@ -124,8 +128,10 @@ class ExecOps:
             # wait for it, so its start-up overlaps their round trips instead of adding to them.
             proc.prepared = threading.Event()
             task.execs[exec_id] = proc
-        threading.Thread(target=self._prepare_exec, args=(proc, pspec), name="exec-prepare",
-                         daemon=True).start()
+        launch = threading.Thread(target=self._prepare_exec, args=(proc, pspec), name="exec-prepare",
+                                  daemon=True).start
+        if defer is None or not defer(launch):
+            launch()
 
     @staticmethod
     def _refuse_at_start(proc, exc):
@@ -158,6 +164,8 @@ class ExecOps:
             return
         proc.prepared.set()
         self.monitor.watch(proc.monitor_pid, lambda: self._on_exit(proc))
+        # Connect to the attach socket now, off the path of the Attach that usually follows.
+        self._hub(proc)
 
     def _restore_exec(self, task, eid, pdir):
         try:

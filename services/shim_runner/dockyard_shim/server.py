@@ -45,7 +45,8 @@ class ShimServicer(shim_pb2_grpc.ShimServicer):
         return _state(self.core.delete(req.id, req.exec_id))
 
     def Exec(self, req, context):
-        self.core.exec(req.id, req.exec_id, req.process_json, req.terminal, req.stdin)
+        self.core.exec(req.id, req.exec_id, req.process_json, req.terminal, req.stdin,
+                       defer=context.add_callback)
         return EMPTY
 
     def Pids(self, req, context):
@@ -102,6 +103,16 @@ class ShimServicer(shim_pb2_grpc.ShimServicer):
                 yield shim_pb2.AttachOutput(stream=stream, data=data)
         finally:
             sub.cancel()
+        self._settle_exit(o.id, o.exec_id)
+
+    def _settle_exit(self, cid, exec_id):
+        """The output ended: the monitor writes its exit file before it closes the attach socket,
+        so State records the exit now instead of when the pidfd watcher sees the monitor go (the
+        caller of `exec` waits for that exit event)."""
+        try:
+            self.core.state(cid, exec_id)
+        except errors.DockyardError:
+            pass
 
     def Logs(self, req, context):
         stdout, stderr = req.stdout, req.stderr

@@ -22,6 +22,9 @@ bp = Blueprint("exec", __name__)
 # After the output ends, how long to wait for container-service to record the exit code (the
 # CLI reads it from /exec/{id}/json as soon as the stream closes).
 EXIT_GRACE = 5.0
+# How long to wait for the exit event before asking container-service, then between asks.
+EVENT_WAIT = 0.02
+EXIT_POLL = 0.05
 
 
 def backend():
@@ -96,12 +99,19 @@ def start(exec_id):
 
 
 def _await_exit(be, exec_id):
+    """The output ended: wait until the exit is recorded before the stream closes.
+    container-service's exec_die event (ExecStore.exited) usually comes within milliseconds;
+    ExecGet, which also settles an exit the shim already knows of, covers a late or lost event."""
     deadline = time.monotonic() + EXIT_GRACE
-    while time.monotonic() < deadline:
+    wait = EVENT_WAIT
+    while True:
+        if be.execs.wait_exit(exec_id, wait) is not None:
+            return
         try:
             _, st = be.exec_state(exec_id)
         except errors.DockyardError:
             return
-        if st.exited:
+        remaining = deadline - time.monotonic()
+        if st.exited or remaining <= 0:
             return
-        time.sleep(0.05)
+        wait = min(EXIT_POLL, remaining)
