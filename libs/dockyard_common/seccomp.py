@@ -14,6 +14,7 @@ import os
 import platform
 
 from . import errors
+from .gojsonerrors import json_kind, syntax_error
 
 UNCONFINED = "unconfined"
 DEFAULT_PROFILE_PATH = os.path.join(os.path.dirname(__file__), "profiles", "seccomp_default.json")
@@ -98,10 +99,11 @@ def default_profile():
 
 def load_profile(body, bounding_caps, machine=None, kernel=None):
     """moby seccomp.LoadProfile: a profile's JSON text converted for this container."""
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else body
     try:
-        profile = json.loads(body)
-    except ValueError as exc:
-        raise ProfileError("Decoding seccomp profile failed: %s" % _json_reason(exc)) from None
+        profile = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ProfileError("Decoding seccomp profile failed: %s" % syntax_error(exc, text)) from None
     try:
         return convert(profile, bounding_caps, machine, kernel)
     except (TypeError, AttributeError) as exc:
@@ -217,7 +219,7 @@ _ARG_KEYS = ("index", "value", "valueTwo", "op")
 def _fold_keys(obj, keys):
     if not isinstance(obj, dict):
         raise ProfileError("Decoding seccomp profile failed: json: cannot unmarshal %s into Go "
-                           "value of type seccomp.Seccomp" % _json_kind(obj))
+                           "value of type seccomp.Seccomp" % json_kind(obj))
     wanted = {k.lower(): k for k in keys}
     out = {}
     for key, value in obj.items():
@@ -226,27 +228,3 @@ def _fold_keys(obj, keys):
             out[canon] = value
     return out
 
-
-def _json_kind(value):
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    return "object"
-
-
-def _json_reason(exc):
-    """A Go-like reason for a JSON syntax error (Python's message, position kept)."""
-    msg = getattr(exc, "msg", str(exc))
-    doc, pos = getattr(exc, "doc", ""), getattr(exc, "pos", 0)
-    if pos >= len(doc):
-        return "unexpected end of JSON input"
-    if msg.startswith("Expecting property name"):
-        return "invalid character '%s' looking for beginning of object key string" % doc[pos]
-    if msg.startswith("Expecting value"):
-        return "invalid character '%s' looking for beginning of value" % doc[pos]
-    return "invalid character '%s' (%s)" % (doc[pos], msg.lower())

@@ -13,6 +13,7 @@ answer 400 (they are the client's mistakes).
 """
 
 from dockyard_common import errors
+from dockyard_common.gojsonerrors import json_kind
 
 
 class GoType:
@@ -48,20 +49,6 @@ class _Ctx:
         else:
             where = "Go value"
         raise errors.InvalidArgument("json: cannot unmarshal %s into %s of type %s" % (kind, where, typ.go))
-
-
-def json_kind(value):
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "array"
-    if isinstance(value, dict):
-        return "object"
-    return "null"
 
 
 def _number_text(value):

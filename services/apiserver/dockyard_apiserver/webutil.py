@@ -5,7 +5,7 @@ import json
 
 from flask import Response, current_app, request
 
-from dockyard_common import errors
+from dockyard_common import errors, gojsonerrors
 
 from . import gojson, versioning
 
@@ -76,28 +76,6 @@ def json_stream(items, status=200):
     return Response(gen(), status=status, mimetype="application/json")
 
 
-_GO_CONTEXT = {
-    "Expecting property name enclosed in double quotes": "looking for beginning of object key string",
-    "Expecting value": "looking for beginning of value",
-    "Expecting ',' delimiter": "after object key:value pair",
-    "Expecting ':' delimiter": "after object key",
-    "Extra data": "after top-level value",
-    "Invalid control character at": "in string literal",
-}
-
-
-def go_json_error(exc, doc):
-    """The message Go's encoding/json gives for the same syntax error (clients match on it)."""
-    if exc.pos >= len(doc.rstrip()):
-        return "unexpected end of JSON input"
-    ch = doc[exc.pos]
-    context = next((v for k, v in _GO_CONTEXT.items() if exc.msg.startswith(k)),
-                   "looking for beginning of value")
-    if context == "after object key:value pair" and doc.lstrip().startswith("["):
-        context = "after array element"
-    return "invalid character %r %s" % (ch, context)
-
-
 def parse_json(raw, what="request body"):
     try:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
@@ -106,7 +84,7 @@ def parse_json(raw, what="request body"):
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise errors.InvalidArgument(go_json_error(exc, text))
+        raise errors.InvalidArgument(gojsonerrors.syntax_error(exc, text))
 
 
 def json_body(required=True, check_content_type=False, kind=dict, schema=None):
@@ -129,7 +107,7 @@ def json_body(required=True, check_content_type=False, kind=dict, schema=None):
         return kind() if body is None else body
     if kind is not None and not isinstance(body, kind):
         raise errors.InvalidArgument("json: cannot unmarshal %s into Go value of type %s" % (
-            gojson.json_kind(body), "map[string]interface {}" if kind is dict else "[]interface {}"))
+            gojsonerrors.json_kind(body), "map[string]interface {}" if kind is dict else "[]interface {}"))
     return body
 
 
