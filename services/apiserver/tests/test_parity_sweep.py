@@ -96,3 +96,8 @@ def test_boolean_filters_read_as_dockerd_20_10():
     assert exact_bool({}, "dangling") is None
     with pytest.raises(errors.InvalidArgument, match=r"Invalid filter 'dangling=\[maybe\]'"):
         exact_bool({"dangling": {"maybe"}}, "dangling")
+
+
+def test_only_json_file_logs_read_back_with_replaced_bytes():
+    assert log_format.reader_for("json-file")(b"\xff\n") == b"\xef\xbf\xbd\n"
+    assert log_format.reader_for("local")(b"\xff\n") == b"\xff\n"      # protobuf bytes, as stored

@@ -24,3 +24,8 @@ def as_json_file(data):
     except UnicodeDecodeError:
         return data.decode("utf-8", "dockyard-go-utf8").encode("utf-8")
 
+
+
+def reader_for(driver):
+    """How a driver hands lines back: the local driver keeps bytes as they are (protobuf)."""
+    return (lambda data: data) if driver == "local" else as_json_file

@@ -213,6 +213,7 @@ def logs(ref):
     if (hc.get("LogConfig") or {}).get("Type") == "none":
         raise errors.NotImplementedYet("configured logging driver does not support reading")
     details = log_config.details_prefix(config, hc) if qbool("details") else b""
+    as_read_back = log_format.reader_for((hc.get("LogConfig") or {}).get("Type"))
     entries = be.logs(rec, follow and rec.state.running, stdout, stderr, max(0, since), max(0, until),
                       _tail_arg())
 
@@ -221,7 +222,7 @@ def logs(ref):
             yield b""
             for e in entries:
                 stamp = ids.now_rfc3339(e.time_ns).encode() + b" " if timestamps else b""
-                data = stamp + details + log_format.as_json_file(e.data)
+                data = stamp + details + as_read_back(e.data)
                 yield data if tty else stdcopy.frame(e.stream or stdcopy.STDOUT, data)
         except errors.NotFound:
             return  # never started: no log yet
@@ -267,8 +268,9 @@ def attach(ref):
 
 def _replay_logs(be, rec, conn, tty, stdout, stderr):
     try:
+        as_read_back = log_format.reader_for((be.host_config_of(rec).get("LogConfig") or {}).get("Type"))
         for e in be.logs(rec, False, stdout, stderr):
-            data = log_format.as_json_file(e.data)      # replayed from the json-file log
+            data = as_read_back(e.data)      # replayed from the log, as the driver reads it
             conn.sendall(data if tty else stdcopy.frame(e.stream or stdcopy.STDOUT, data))
     except errors.NotFound:
         pass
